@@ -1,0 +1,54 @@
+# The README's commands. Needs only python3 (>= 3.11) and make: the first
+# target that needs the environment creates it (uv in .tools/, the project in .venv/).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt typecheck unit bench cluster cluster-down images env clean
+
+run: env ## Start broker, audit and user locally (SQLite under .data/)
+	$(BIN)/python -m broker.stack
+
+test: env lint typecheck ## Lint, type-check and run every test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: env
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: env
+	$(BIN)/mypy
+
+bench: env ## Side-by-side throughput/latency against the baselines
+	$(BIN)/python -m bench
+
+cluster: ## kind cluster + pinned Knative Eventing + ingress controller
+	hack/cluster-up.sh
+
+cluster-down:
+	hack/cluster-down.sh
+
+images: ## Build the user and audit images
+	hack/build-images.sh
+
+env: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install -q "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

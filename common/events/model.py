@@ -1,0 +1,94 @@
+"""The in-memory event: validated context attributes plus the data as bytes.
+
+Data is kept as the encoded byte sequence (item 43), so any event converts to
+binary mode without loss and a sink can store exactly what it received.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+AttributeValue = str | int | bool
+
+REQUIRED = ("specversion", "id", "source", "type")
+CORE_OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
+CORE = frozenset(REQUIRED + CORE_OPTIONAL)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """A CloudEvents 1.0 event. `attributes` holds every context attribute
+    (core and extensions, never `data`); `data` is None when the event has none."""
+
+    attributes: Mapping[str, AttributeValue]
+    data: bytes | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.attributes["id"])
+
+    @property
+    def source(self) -> str:
+        return str(self.attributes["source"])
+
+    @property
+    def type(self) -> str:
+        return str(self.attributes["type"])
+
+    @property
+    def subject(self) -> str | None:
+        value = self.attributes.get("subject")
+        return None if value is None else str(value)
+
+    @property
+    def datacontenttype(self) -> str | None:
+        value = self.attributes.get("datacontenttype")
+        return None if value is None else str(value)
+
+    @property
+    def extensions(self) -> dict[str, AttributeValue]:
+        return {k: v for k, v in self.attributes.items() if k not in CORE}
+
+    def with_attributes(self, **changes: AttributeValue | None) -> CloudEvent:
+        """A copy with attributes set (or removed, for None). Data is kept."""
+        attributes = dict(self.attributes)
+        for name, value in changes.items():
+            if value is None:
+                attributes.pop(name, None)
+            else:
+                attributes[name] = value
+        return CloudEvent(attributes, self.data)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a `Z` offset and microseconds (canonical form, item 10)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: a CloudEvents time needs an offset")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_event(
+    *,
+    type: str,
+    source: str,
+    data: bytes | None = None,
+    datacontenttype: str | None = "application/json",
+    id: str | None = None,
+    time: datetime | None = None,
+    **optional: AttributeValue | None,
+) -> CloudEvent:
+    """Build an event for sending: a fresh UUID `id` and the current `time` unless given."""
+    attributes: dict[str, AttributeValue] = {
+        "specversion": "1.0",
+        "id": id or str(uuid.uuid4()),
+        "source": source,
+        "type": type,
+        "time": format_time(time or datetime.now(UTC)),
+    }
+    if data is not None and datacontenttype is not None:
+        attributes["datacontenttype"] = datacontenttype
+    attributes.update({k: v for k, v in optional.items() if v is not None})
+    return CloudEvent(attributes, data)

@@ -1,0 +1,1 @@
+"""HTTP plumbing both services share: errors, body limits, health, metrics, logs."""

@@ -1,0 +1,31 @@
+"""Run an app factory under uvicorn with production defaults."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from common.logs import configure_logging
+from common.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def serve(factory: str, settings: ServiceSettings, service: str) -> None:
+    """Serve `module:create_app` until SIGTERM/SIGINT; in-flight requests finish first."""
+    configure_logging(service, settings.log_level)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=20,
+        reload=settings.reload,
+        reload_dirs=["."] if settings.reload else None,
+    )

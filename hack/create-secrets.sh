@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Create the database Secrets the manifests reference, with random passwords, if absent:
+#   postgres-admin  username, password                       (the server's superuser)
+#   user-db         username, password, database, DATABASE_URL   (read by user)
+#   audit-db        username, password, database, DATABASE_URL   (read by audit)
+# Usage: hack/create-secrets.sh [namespace]   (default user-audit; kubectl's current
+# context unless KUBE_CONTEXT is set). Idempotent: existing Secrets are left alone.
+#
+# The values go to kubectl on stdin, never on a command line, and with `create` rather
+# than `apply`, so no last-applied annotation keeps a copy in clear.
+# PostgreSQL reads the passwords only when its volume is first initialised: delete the
+# Secrets and the postgres PVC together, or neither.
+set -euo pipefail
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+namespace=${1:-user-audit}
+kube=(kubectl)
+[[ -n ${KUBE_CONTEXT:-} ]] && kube+=(--context "$KUBE_CONTEXT")
+db_host=postgres.$namespace.svc.cluster.local
+
+random_password() { # 32 hex characters: URL-safe, no quoting needed anywhere
+  head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+secret_exists() {
+  "${kube[@]}" -n "$namespace" get secret "$1" >/dev/null 2>&1
+}
+
+create_secret() { # name, then key=value pairs
+  local name=$1 pair
+  shift
+  {
+    printf 'apiVersion: v1\nkind: Secret\ntype: Opaque\nmetadata:\n  name: %s\n' "$name"
+    printf '  labels:\n    app.kubernetes.io/part-of: knative-user-audit\nstringData:\n'
+    for pair in "$@"; do
+      printf '  %s: "%s"\n' "${pair%%=*}" "${pair#*=}"
+    done
+  } | "${kube[@]}" -n "$namespace" create -f - >/dev/null
+  log "created secret $namespace/$name"
+}
+
+if secret_exists postgres-admin; then
+  log "secret $namespace/postgres-admin exists, kept"
+else
+  create_secret postgres-admin username=postgres "password=$(random_password)"
+fi
+
+for service in user audit; do
+  name=$service-db
+  if secret_exists "$name"; then
+    log "secret $namespace/$name exists, kept"
+    continue
+  fi
+  role=${service}_svc
+  database=$service
+  [[ $service == user ]] && database=users # "user" is a reserved word in SQL
+  password=$(random_password)
+  create_secret "$name" "username=$role" "password=$password" "database=$database" \
+    "DATABASE_URL=postgresql+asyncpg://$role:$password@$db_host:5432/$database"
+done

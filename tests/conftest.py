@@ -16,6 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/e2e/conftest.py: pytest only reads options from the conftest
+    # files of the directories it was pointed at, and plain `pytest` starts at tests/.
+    parser.addoption(
+        "--kube-context",
+        default=os.environ.get("E2E_KUBE_CONTEXT") or None,
+        help=(
+            "run tests/e2e against the system deployed in this kubeconfig context "
+            "(e.g. kind-user-audit) instead of a local stack; env E2E_KUBE_CONTEXT"
+        ),
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield

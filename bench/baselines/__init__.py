@@ -1,0 +1,1 @@
+"""Side-by-side baselines for `make bench`: each is a real server process."""

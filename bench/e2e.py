@@ -1,0 +1,361 @@
+"""End to end: `POST /v1/user` -> outbox relay -> broker -> Trigger -> audit, stored.
+
+Two measurements against the full local stack (user, broker with the repository's
+own k8s/broker.yaml + k8s/triggers.yaml, audit), each process started here:
+
+- saturation: wrk (bench/lua/user.lua) on `POST /v1/user` for the run's duration,
+  then wait until audit holds every event; users/s = events stored / (first request
+  -> last event stored).
+- latency: an open-loop asyncio driver creates users at a fixed rate, recording
+  when each 201 arrives; audit's SSE stream (`/v1/events/stream?type=user.storeUser`)
+  says when each event is stored (the stream sends rows after their commit); the
+  difference per user id gives p50/p99 of "201 -> queryable".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench import results as r
+from bench.runner import Load, measured_run, new_run_id, run_load, wrk_metrics
+from bench.scenarios import Context, Scenario
+from bench.servers import Server, ServerGroup, server_group
+from bench.stats import percentile
+
+STORE_USER = "user.storeUser"
+BROKER_PATH = "/user-audit/default"  # k8s/broker.yaml: namespace user-audit, name default
+USER_LOAD = Load("user.lua", lambda run_id: [run_id], connections=32, timeout_s=30.0)
+LATENCY_RATE = 300.0
+LATENCY_DURATION_S = 10.0
+LATENCY_GRACE_S = 15.0
+DRAIN_TIMEOUT_S = 60.0
+STALL_S = 10.0
+
+# Production default: RFC 9106 second recommended option (user/settings.py).
+PRODUCTION_ARGON2 = {
+    "ARGON2_TIME_COST": "3",
+    "ARGON2_MEMORY_KIB": "65536",
+    "ARGON2_PARALLELISM": "4",
+}
+# Clearly not for production: what the numbers look like when hashing is nearly free.
+CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64", "ARGON2_PARALLELISM": "1"}
+
+SENT_PER_S = "sent_per_s"
+CREATED_PER_S = "created_per_s"
+POST_P99_MS = "post_p99_ms"
+NOT_SEEN = "not_seen"
+STORED = "stored"
+DRAIN_S = "drain_s"
+
+
+def argon2_label(env: Mapping[str, str]) -> str:
+    memory = int(env["ARGON2_MEMORY_KIB"])
+    size = f"{memory // 1024} MiB" if memory >= 1024 else f"{memory} KiB"
+    return f"argon2id t={env['ARGON2_TIME_COST']}, m={size}, p={env['ARGON2_PARALLELISM']}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    user: Server
+    broker: Server
+    audit: Server
+
+    @property
+    def servers(self) -> list[Server]:
+        return [self.user, self.broker, self.audit]
+
+
+def start_stack(group: ServerGroup, ctx: Context, argon2: Mapping[str, str]) -> Stack:
+    """audit, then the broker pointing at it, then user pointing at the broker.
+
+    The three share both CPUs (they are one system; pinning them to one core would
+    measure the scheduler, not the code); the generator stays on its CPU.
+    """
+    audit = group.start("audit", "audit")
+    broker = group.start("broker", "broker", env={"BROKER_SERVICES": f"audit={audit.url}"})
+    user = group.start(
+        "user", "user", env={"K_SINK": broker.url + BROKER_PATH, **argon2}, ready_path="/readyz"
+    )
+    return Stack(user, broker, audit)
+
+
+def stored_count(client: httpx.Client, audit_url: str) -> int:
+    stats = client.get(audit_url + "/v1/stats").json()
+    return int(stats.get("types", {}).get(STORE_USER, 0))
+
+
+def wait_stored(client: httpx.Client, audit_url: str, target: int) -> tuple[int, float]:
+    """Poll audit until it holds `target` events (or stalls); (count, time it got there)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    count = stored_count(client, audit_url)
+    reached = time.time()
+    changed = time.monotonic()
+    while count < target and time.monotonic() < deadline:
+        time.sleep(0.05)
+        latest = stored_count(client, audit_url)
+        if latest != count:
+            count, reached, changed = latest, time.time(), time.monotonic()
+        elif time.monotonic() - changed > STALL_S:
+            break
+    return count, reached
+
+
+def saturation(name: str, label: str, argon2: Mapping[str, str]) -> Scenario:
+    def run(ctx: Context) -> list[r.ConfigResult]:
+        settings = ctx.settings
+        runs: list[dict[str, float]] = []
+        with (
+            server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group,
+            httpx.Client(timeout=10.0) as client,
+        ):
+            stack = start_stack(group, ctx, argon2)
+            stored = stored_count(client, stack.audit.url)
+            if settings.warmup_s > 0:
+                warm = run_load(
+                    stack.user.url, USER_LOAD, settings.warmup_s, settings, new_run_id("uw")
+                )
+                stored = wait_stored(client, stack.audit.url, stored + warm.result.ok_requests)[0]
+            for index in range(settings.runs):
+                before = stored  # each run starts from a drained pipeline
+
+                def action(before: int = before) -> dict[str, float]:
+                    wrk_run = run_load(
+                        stack.user.url, USER_LOAD, settings.duration_s, settings, new_run_id("u")
+                    )
+                    metrics = wrk_metrics(wrk_run, USER_LOAD)
+                    created = wrk_run.result.ok_requests
+                    count, reached = wait_stored(client, stack.audit.url, before + created)
+                    span = reached - wrk_run.started_at
+                    metrics[CREATED_PER_S] = metrics.pop(r.THROUGHPUT)
+                    metrics[r.THROUGHPUT] = (count - before) / span if span > 0 else 0.0
+                    metrics[DRAIN_S] = max(0.0, span - wrk_run.wall_s)
+                    metrics[NOT_SEEN] = max(0.0, created - (count - before))
+                    metrics[STORED] = float(count)
+                    return metrics
+
+                metrics = measured_run(stack.servers, action)
+                stored = int(metrics.pop(STORED))
+                ctx.log(
+                    f"    run {index + 1}: {metrics[r.THROUGHPUT]:,.1f} users/s stored"
+                    f"  (201s {metrics[CREATED_PER_S]:,.1f}/s,"
+                    f" POST p99 {metrics.get(r.P99_MS, 0.0):,.0f} ms,"
+                    f" drain {metrics[DRAIN_S]:.1f} s, missing {metrics[NOT_SEEN]:.0f})"
+                )
+                runs.append(metrics)
+        setup = (
+            f"user + broker + audit, {argon2_label(argon2)}; "
+            f"wrk -t1 -c{USER_LOAD.connections}, {USER_LOAD.script}"
+        )
+        return [
+            r.ConfigResult(
+                name,
+                label,
+                "ours",
+                "users/s",
+                runs,
+                setup=setup,
+                notes=(
+                    "users/s = events stored in audit / (first request -> last event stored)",
+                    "p50/p99 here are wrk's POST /v1/user latencies at saturation",
+                ),
+            )
+        ]
+
+    return Scenario(name, label, "ours", ("user.app", "audit.app", "broker.app"), run)
+
+
+@dataclass
+class LatencyRun:
+    sent: int = 0
+    created: dict[str, float] = field(default_factory=dict)
+    """user id -> time its 201 arrived (monotonic)."""
+    seen: dict[str, float] = field(default_factory=dict)
+    """user id (event subject) -> time the stream delivered its event."""
+    post_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+    send_span_s: float = 0.0
+    all_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by the stream once sending is over and every created user was seen."""
+    sending: bool = True
+
+    def check_all_seen(self) -> None:
+        if not self.sending and self.created.keys() <= self.seen.keys():
+            self.all_seen.set()
+
+    def latencies_ms(self) -> list[float]:
+        return [
+            (self.seen[user_id] - at) * 1000.0
+            for user_id, at in self.created.items()
+            if user_id in self.seen
+        ]
+
+
+async def _follow_stream(
+    client: httpx.AsyncClient, url: str, run: LatencyRun, ready: asyncio.Event
+) -> None:
+    """Record the arrival time of every `user.storeUser` event on the SSE stream."""
+    async with client.stream(
+        "GET", url + "/v1/events/stream", params={"type": STORE_USER}, timeout=None
+    ) as response:
+        response.raise_for_status()
+        ready.set()
+        data: list[str] = []
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip())
+            elif not line and data:
+                now = time.monotonic()
+                with contextlib.suppress(ValueError, AttributeError):
+                    subject = json.loads("\n".join(data)).get("subject")
+                    if isinstance(subject, str):
+                        run.seen.setdefault(subject, now)
+                        run.check_all_seen()
+                data = []
+
+
+async def _create(client: httpx.AsyncClient, url: str, name: str, run: LatencyRun) -> None:
+    started = time.monotonic()
+    try:
+        response = await client.post(
+            url + "/v1/user", json={"name": name, "password": "correct horse battery staple"}
+        )
+    except httpx.HTTPError:
+        run.failures += 1
+        return
+    arrived = time.monotonic()
+    if response.status_code != 201:
+        run.failures += 1
+        return
+    run.created[response.json()["id"]] = arrived
+    run.post_ms.append((arrived - started) * 1000.0)
+
+
+async def drive(
+    user_url: str, audit_url: str, rate: float, duration_s: float, prefix: str
+) -> LatencyRun:
+    """Open loop: request i starts at t0 + i/rate whether or not earlier ones finished."""
+    run = LatencyRun()
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    timeout = httpx.Timeout(30.0, pool=None)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        ready = asyncio.Event()
+        stream = asyncio.create_task(_follow_stream(client, audit_url, run, ready))
+        await asyncio.wait_for(ready.wait(), 10.0)
+        loop = asyncio.get_running_loop()
+        total = round(rate * duration_s)
+        tasks: list[asyncio.Task[None]] = []
+        t0 = loop.time()
+        for index in range(total):
+            delay = t0 + index / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(_create(client, user_url, f"{prefix}-{index}", run)))
+        run.sent = total
+        run.send_span_s = loop.time() - t0
+        _, pending = await asyncio.wait(tasks, timeout=LATENCY_GRACE_S)
+        for task in pending:
+            task.cancel()
+        run.failures += len(pending)
+        # Then give the pipeline a bounded time to deliver what was created.
+        run.sending = False
+        run.check_all_seen()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.all_seen.wait(), LATENCY_GRACE_S)
+        stream.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await stream
+    return run
+
+
+def latency(name: str, label: str, argon2: Mapping[str, str]) -> Scenario:
+    def run(ctx: Context) -> list[r.ConfigResult]:
+        runs: list[dict[str, float]] = []
+        with server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group:
+            stack = start_stack(group, ctx, argon2)
+            # A short warm-up at the same rate, then one measured run (it is 10 s long).
+            asyncio.run(drive(stack.user.url, stack.audit.url, LATENCY_RATE, 1.0, new_run_id("lw")))
+
+            result = LatencyRun()
+
+            def action() -> dict[str, float]:
+                nonlocal result
+                result = asyncio.run(
+                    drive(
+                        stack.user.url,
+                        stack.audit.url,
+                        LATENCY_RATE,
+                        LATENCY_DURATION_S,
+                        new_run_id("l"),
+                    )
+                )
+                latencies = result.latencies_ms()
+                metrics = {
+                    r.THROUGHPUT: len(result.created) / result.send_span_s
+                    if result.send_span_s
+                    else 0.0,
+                    SENT_PER_S: result.sent / result.send_span_s if result.send_span_s else 0.0,
+                    r.ERRORS: float(result.failures),
+                    NOT_SEEN: float(len(result.created) - len(latencies)),
+                }
+                if latencies:
+                    metrics[r.P50_MS] = percentile(latencies, 50)
+                    metrics[r.P90_MS] = percentile(latencies, 90)
+                    metrics[r.P99_MS] = percentile(latencies, 99)
+                    metrics["max_ms"] = max(latencies)
+                if result.post_ms:
+                    metrics[POST_P99_MS] = percentile(result.post_ms, 99)
+                return metrics
+
+            metrics = measured_run(stack.servers, action)
+            ctx.log(
+                f"    {metrics[SENT_PER_S]:,.0f}/s offered, {len(result.created)} created,"
+                f" 201->queryable p50 {metrics.get(r.P50_MS, float('nan')):.1f} ms"
+                f" p99 {metrics.get(r.P99_MS, float('nan')):.1f} ms,"
+                f" not seen {metrics[NOT_SEEN]:.0f}, failures {metrics[r.ERRORS]:.0f}"
+            )
+            runs.append(metrics)
+        return [
+            r.ConfigResult(
+                name,
+                label,
+                "ours",
+                "users/s",
+                runs,
+                setup=(
+                    f"user + broker + audit, {argon2_label(argon2)}; open-loop asyncio/httpx "
+                    f"driver, {LATENCY_RATE:.0f} users/s offered for {LATENCY_DURATION_S:.0f} s"
+                ),
+                notes=(
+                    "throughput = users created (201) per second while offering the rate; "
+                    "p50/p99 = 201 -> event on audit's SSE stream",
+                ),
+            )
+        ]
+
+    return Scenario(name, label, "ours", ("user.app", "audit.app", "broker.app"), run)
+
+
+def e2e_scenarios() -> list[Scenario]:
+    return [
+        saturation(
+            "e2e-saturation", "end to end: POST /v1/user -> stored in audit", PRODUCTION_ARGON2
+        ),
+        saturation(
+            "e2e-saturation-cheap",
+            "end to end, CHEAP argon2id (not for production)",
+            CHEAP_ARGON2,
+        ),
+        latency("e2e-latency", "201 -> queryable at 300 users/s offered", PRODUCTION_ARGON2),
+        latency(
+            "e2e-latency-cheap",
+            "201 -> queryable at 300 users/s, CHEAP argon2id",
+            CHEAP_ARGON2,
+        ),
+    ]

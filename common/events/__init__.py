@@ -4,6 +4,7 @@ The official SDK is lenient on purpose; a sink that stores events for later
 analysis must not be. Every rule here is numbered in docs/cloudevents-conformance.md.
 """
 
+from common.events.attributes import parse_time
 from common.events.errors import (
     CloudEventError,
     InvalidEvent,
@@ -38,4 +39,5 @@ __all__ = [
     "new_event",
     "parse_ce_overrides",
     "parse_http",
+    "parse_time",
 ]

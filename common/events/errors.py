@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+MAX_DETAIL = 1000
+MAX_ATTRIBUTE = 100
+
+
+def _printable(text: str, limit: int) -> str:
+    """`text` made UTF-8-encodable (lone surrogates become `\\udxxx`) and cut to `limit`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
 
 class CloudEventError(Exception):
     """A message that is not an acceptable CloudEvent. Never a server fault."""
@@ -10,9 +22,13 @@ class CloudEventError(Exception):
     code = "invalid_event"
 
     def __init__(self, detail: str, attribute: str | None = None) -> None:
+        # Names and values come from the client: keep the error body small and
+        # encodable (a JSON member name may hold a lone surrogate, which UTF-8
+        # cannot encode, so rendering it would turn a 400 into a 500; item 92).
+        detail = _printable(detail, MAX_DETAIL)
         super().__init__(detail)
         self.detail = detail
-        self.attribute = attribute
+        self.attribute = None if attribute is None else _printable(attribute, MAX_ATTRIBUTE)
 
     def to_json(self) -> dict[str, str]:
         """The response body: `{"error", "detail"[, "attribute"]}`."""

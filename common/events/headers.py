@@ -13,6 +13,11 @@ _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 _NEEDS_ENCODING = re.compile(r'[^\x21-\x7e]|["%]')
 _MALFORMED_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _QUOTED_PAIR = re.compile(rb"\\(.)", re.DOTALL)
+# RFC 7230 §3.2.6: DQUOTE *( qdtext / quoted-pair ) DQUOTE.
+_QUOTED_STRING = re.compile(
+    rb'"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*)"'
+)
+_OWS = b" \t"
 
 
 def canonical_string(value: AttributeValue) -> str:
@@ -34,9 +39,17 @@ def encode_header_value(value: AttributeValue) -> str:
 
 def decode_header_value(name: str, raw: bytes) -> str:
     """Items 51-54: unquote an RFC 7230 quoted-string, then exactly one strict
-    round of percent-decoding; malformed `%` or invalid UTF-8 is rejected."""
-    if len(raw) >= 2 and raw[0] == 0x22 and raw[-1] == 0x22:
-        raw = _QUOTED_PAIR.sub(rb"\1", raw[1:-1])
+    round of percent-decoding; malformed `%` or invalid UTF-8 is rejected.
+
+    Leading and trailing whitespace is not part of a field value (RFC 7230
+    §3.2; a sender percent-encodes spaces). A value that opens with `"` must be
+    a well-formed quoted-string (a conforming sender encodes a literal `"`)."""
+    raw = raw.strip(_OWS)
+    if raw[:1] == b'"':
+        quoted = _QUOTED_STRING.fullmatch(raw)
+        if quoted is None:
+            raise InvalidEvent(f"ce-{name} is not a well-formed quoted-string", name)
+        raw = _QUOTED_PAIR.sub(rb"\1", quoted.group(1))
     if b"%" in raw:
         if _MALFORMED_PERCENT.search(raw):
             raise InvalidEvent(f"ce-{name} has a malformed percent-encoding", name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from common.events.attributes import check_attributes, check_name
+from common.events.attributes import check_attributes, check_name, validate_for_send
 from common.events.errors import InvalidEvent, PayloadTooLarge, UnsupportedFormat
 from common.events.headers import decode_header_value, encode_header_value
 from common.events.json_format import event_from_json, event_to_json, loads_strict, media_type
@@ -58,10 +58,11 @@ def parse_http(
         if name == b"content-type":
             if content_type is not None:
                 raise InvalidEvent("more than one Content-Type header", "datacontenttype")
-            content_type = raw_value.decode("latin-1").strip()
+            # RFC 7230 OWS only: str.strip() would also eat e.g. U+0085 and U+001C.
+            content_type = raw_value.decode("latin-1").strip(" \t")
         elif name.startswith(b"ce-"):
             ce_headers.append((name, raw_value))
-    mtype = media_type(content_type) if content_type else ""
+    mtype = media_type(content_type) if content_type is not None else ""
     # Item 35: test the -batch prefix first; it also starts with the plain one.
     if mtype.startswith("application/cloudevents-batch"):
         _format_of(mtype, "application/cloudevents-batch")
@@ -87,10 +88,15 @@ def parse_binary(
                 "datacontenttype",
             )
         check_name(attribute)
-        attributes[attribute] = decode_header_value(attribute, raw_value)
+        if b"%" in raw_value or not raw_value.isascii() or raw_value.strip(b' \t"') != raw_value:
+            attributes[attribute] = decode_header_value(attribute, raw_value)
+        else:  # fast path: plain ASCII, nothing to unquote or decode
+            attributes[attribute] = raw_value.decode("ascii")
     if not attributes:
         raise InvalidEvent("not a CloudEvent: no ce- headers and no CloudEvents Content-Type")
-    if content_type:
+    if content_type is not None:
+        # Items 41, 47: Content-Type is datacontenttype; only a missing header
+        # means "no type". An empty header is an empty (invalid) datacontenttype.
         attributes["datacontenttype"] = content_type
     check_attributes(attributes)
     return CloudEvent(attributes, body if body else None)
@@ -113,7 +119,10 @@ def parse_batch(body: bytes, *, max_batch: int = DEFAULT_MAX_BATCH) -> list[Clou
 
 
 def encode_binary(event: CloudEvent) -> tuple[list[tuple[str, str]], bytes]:
-    """Items 41-50: headers (`ce-*` and Content-Type) and the data as the body."""
+    """Items 41-50: headers (`ce-*` and Content-Type) and the data as the body.
+
+    Raises ValueError for an event that is not valid (a sender's bug)."""
+    validate_for_send(event)
     headers = [
         ("ce-" + name, encode_header_value(value))
         for name, value in event.attributes.items()
@@ -126,13 +135,18 @@ def encode_binary(event: CloudEvent) -> tuple[list[tuple[str, str]], bytes]:
 
 
 def encode_structured(event: CloudEvent) -> tuple[list[tuple[str, str]], bytes]:
-    """Items 55-56: one JSON-format event with its media type."""
+    """Items 55-56: one JSON-format event with its media type (ValueError if invalid)."""
+    validate_for_send(event)
     return [("content-type", STRUCTURED_JSON)], orjson.dumps(event_to_json(event))
 
 
 def encode_batch(events: Iterable[CloudEvent]) -> tuple[list[tuple[str, str]], bytes]:
-    """Items 73-74: a JSON array of JSON-format events."""
-    return [("content-type", BATCH_JSON)], orjson.dumps([event_to_json(e) for e in events])
+    """Items 73-74: a JSON array of JSON-format events (ValueError if one is invalid)."""
+    members = []
+    for event in events:
+        validate_for_send(event)
+        members.append(event_to_json(event))
+    return [("content-type", BATCH_JSON)], orjson.dumps(members)
 
 
 __all__ = [

@@ -64,10 +64,14 @@ class CloudEvent:
 
 
 def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a `Z` offset and microseconds (canonical form, item 10)."""
+    """RFC 3339 in UTC with a `Z` offset and microseconds (canonical form, item 10).
+
+    `isoformat` pads the year to four digits; `strftime("%Y")` does not on glibc
+    (year 999 would give `999-...`, which is not RFC 3339)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: a CloudEvents time needs an offset")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def new_event(
@@ -77,18 +81,32 @@ def new_event(
     data: bytes | None = None,
     datacontenttype: str | None = "application/json",
     id: str | None = None,
-    time: datetime | None = None,
+    time: datetime | str | None = None,
     **optional: AttributeValue | None,
 ) -> CloudEvent:
-    """Build an event for sending: a fresh UUID `id` and the current `time` unless given."""
+    """Build a valid event for sending: a fresh UUID `id` and the current `time`
+    unless given (`time` as a datetime or an RFC 3339 string, item 10).
+
+    Raises ValueError when the result would not be a valid CloudEvent, or when an
+    extension name breaks the sender naming policy (items 6, 7: at most 20
+    characters, starting with a letter)."""
+    from common.events.attributes import check_sender_names, validate_for_send
+
+    if isinstance(time, str):
+        moment = time
+    else:
+        moment = format_time(time if time is not None else datetime.now(UTC))
     attributes: dict[str, AttributeValue] = {
         "specversion": "1.0",
-        "id": id or str(uuid.uuid4()),
+        "id": id if id is not None else str(uuid.uuid4()),
         "source": source,
         "type": type,
-        "time": format_time(time or datetime.now(UTC)),
+        "time": moment,
     }
     if data is not None and datacontenttype is not None:
         attributes["datacontenttype"] = datacontenttype
     attributes.update({k: v for k, v in optional.items() if v is not None})
-    return CloudEvent(attributes, data)
+    event = CloudEvent(attributes, data)
+    validate_for_send(event)
+    check_sender_names(attributes)
+    return event

@@ -1,0 +1,202 @@
+"""Wiring of the audit service: settings -> engine, writer, endpoints, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from audit.auth import ReadAuth
+from audit.openapi import openapi_document
+from audit.queries import EventStore
+from audit.read_api import ReadApi
+from audit.responses import JsonResponse
+from audit.settings import AuditSettings
+from audit.sink import Sink
+from audit.stream import CommitSignal, LiveTail
+from audit.writer import GroupCommitWriter
+from common.db import create_engine
+from common.migrations import Migrations
+from common.settings import load_settings
+from common.web.errors import EXCEPTION_HANDLERS
+from common.web.health import ReadinessCheck, health_routes
+from common.web.observability import ObservabilityMiddleware
+
+logger = logging.getLogger("audit")
+
+PACKAGE = Path(__file__).resolve().parent
+STATIC = PACKAGE / "static"
+MIGRATIONS = PACKAGE / "migrations"
+# The page holds no data (it fetches it with the token), so it is served to anyone.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _on_stop_signal(callback: Callable[[], None]) -> None:
+    """Also run `callback` when the server is told to stop. uvicorn waits for open
+    responses before shutting the app down, so live streams must end first."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(number)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Callable[..., Any] = previous) -> None:
+            loop.call_soon_threadsafe(callback)
+            previous(signum, frame)
+
+        signal.signal(number, handler)
+
+
+class _Store:
+    """Schema migration (retried until the database answers), then the writer."""
+
+    def __init__(self, engine: AsyncEngine, writer: GroupCommitWriter) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.migrations = Migrations(MIGRATIONS)
+        self.first_attempt = asyncio.Event()
+
+    async def prepare(self) -> None:
+        """Migrate to head, then accept writes; retries while the database is down."""
+        delay = 0.5
+        while True:
+            try:
+                await self.migrations.upgrade(self.engine)
+                break
+            except Exception as exc:  # unreachable or failing: /readyz says so meanwhile
+                self.first_attempt.set()
+                logger.warning(
+                    "migrations not applied yet, retrying in %.1fs: %s: %s",
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self.writer.start()
+        self.first_attempt.set()
+        logger.info("store ready", extra={"schema": self.migrations.head})
+
+    def checks(self) -> Mapping[str, ReadinessCheck]:
+        """Readiness: the database answers and is at head, and the writer runs."""
+
+        async def writer() -> str | None:
+            return None if self.writer.running else "not accepting writes yet"
+
+        return {"database": lambda: self.migrations.check(self.engine), "writer": writer}
+
+
+def create_app(settings: AuditSettings | None = None) -> Starlette:
+    """The audit service as a Starlette app (settings from the environment by default)."""
+    settings = settings or load_settings(AuditSettings)
+    database_url = settings.effective_database_url("audit")
+    engine = create_engine(database_url)
+    commits = CommitSignal()
+    writer = GroupCommitWriter(
+        engine,
+        max_batch_rows=settings.write_batch_rows,
+        max_pending_rows=settings.max_pending_rows,
+        stall_timeout=settings.store_timeout_seconds,
+        on_commit=commits.notify,
+    )
+    store = _Store(engine, writer)
+    events = EventStore(engine)
+    sink = Sink(
+        writer,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_size=settings.max_batch_size,
+    )
+    reader = ReadApi(events)
+    tail = LiveTail(
+        events,
+        commits,
+        max_clients=settings.max_sse_clients,
+        heartbeat=settings.sse_heartbeat_seconds,
+        poll=settings.sse_poll_seconds,
+    )
+    auth = ReadAuth(settings.read_token())
+    guard = auth.guard
+    page = (STATIC / "index.html").read_bytes()
+    openapi = openapi_document()
+
+    async def index(_: Request) -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    async def openapi_json(_: Request) -> Response:
+        return JsonResponse(openapi)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        logger.info(
+            "audit starting",
+            extra={
+                "database": make_url(database_url).render_as_string(hide_password=True),
+                "read_api": "token required" if auth.required else "open",
+                "max_batch_size": settings.max_batch_size,
+                "max_sse_clients": settings.max_sse_clients,
+            },
+        )
+        if not auth.required:
+            logger.warning("AUDIT_READ_TOKEN is not set: the read API and event data are open")
+        _on_stop_signal(commits.close)
+        preparing = asyncio.create_task(store.prepare(), name="audit-prepare-store")
+        # Usually ready at once; if the database is down, serve /healthz meanwhile.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(store.first_attempt.wait(), 10)
+        try:
+            yield
+        finally:
+            commits.close()
+            preparing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await preparing
+            await writer.close()
+            await engine.dispose()
+            logger.info("audit stopped")
+
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/", sink.receive, methods=["POST"]),
+        Route("/dead-letter", sink.dead_letter, methods=["POST"]),
+        Route("/v1/events", guard(reader.list_events), methods=["GET"]),
+        Route("/v1/events/stream", guard(tail.endpoint), methods=["GET"]),
+        Route("/v1/events/export", guard(reader.export_events), methods=["GET"]),
+        Route("/v1/events/{key:path}", guard(reader.event), methods=["GET"]),
+        Route("/v1/dead-letters", guard(reader.list_dead_letters), methods=["GET"]),
+        Route("/v1/dead-letters/export", guard(reader.export_dead_letters), methods=["GET"]),
+        Route("/v1/dead-letters/{key:path}", guard(reader.dead_letter), methods=["GET"]),
+        Route("/v1/stats", guard(reader.stats), methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *health_routes(store.checks),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(ObservabilityMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

@@ -28,6 +28,7 @@ from broker.manifests import BrokerConfig, Trigger
 from broker.queue import Delivery, DeliveryQueue, Phase
 from broker.responses import Outcome, Verdict, error_data, judge
 from common.events import CloudEvent, encode_binary, encode_structured
+from common.logs import request_id_var, traceparent_var
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,12 @@ class TriggerLane:
 
     async def _run(self, delivery: Delivery) -> None:
         queue = self.dispatcher.queue
+        # This task's own context copy: its log lines name the request that brought the event.
+        for name, value in delivery.headers:
+            if name == "x-request-id":
+                request_id_var.set(value)
+            elif name == "traceparent":
+                traceparent_var.set(value)
         try:
             finished = await self.dispatcher.attempt(self.trigger, delivery)
         except asyncio.CancelledError:

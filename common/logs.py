@@ -17,7 +17,8 @@ traceparent_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "traceparent", default=None
 )
 
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn adds `color_message` (ANSI-coloured duplicate of msg) to its records.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,6 +60,8 @@ def configure_logging(service: str, level: str = "info") -> None:
     root.setLevel(level.upper())
     # Our access middleware writes the request line; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic logs every plugin and each readiness probe's context; services log the outcome.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

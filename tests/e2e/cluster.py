@@ -359,7 +359,7 @@ class ClusterTarget:
                 )
             )
         with contextlib.suppress(*_transient()):
-            triggers = self.custom.list_namespaced_custom_object(
+            triggers: Any = self.custom.list_namespaced_custom_object(
                 EVENTING_GROUP, "v1", self.namespace, "triggers"
             )
             sections += [ks.conditions_report(t) for t in triggers.get("items", [])]

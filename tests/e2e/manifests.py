@@ -36,8 +36,8 @@ class Delivery:
         local broker and Knative's code use: delay * 2^n (exponential) or delay * n
         (linear), n counted from 0."""
         if self.backoff_policy == "linear":
-            return sum(self.backoff_delay * n for n in range(self.retry))
-        return sum(self.backoff_delay * 2**n for n in range(self.retry))
+            return float(sum(self.backoff_delay * n for n in range(self.retry)))
+        return float(sum(self.backoff_delay * 2**n for n in range(self.retry)))
 
 
 def iso_seconds(value: str) -> float:

@@ -4,6 +4,7 @@ dead letters with the knativeerror* extensions, format, headers, DeliverySpec ru
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -106,7 +107,7 @@ def _wait_dead(subscriber: Subscriber, event_id: str, timeout: float = 10.0) -> 
 
 
 def _gaps(received: list[Received]) -> list[float]:
-    return [round(b.at - a.at, 3) for a, b in zip(received, received[1:], strict=False)]
+    return [round(b.at - a.at, 3) for a, b in itertools.pairwise(received)]
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,10 @@ create_cluster() {
   fi
   local port
   for port in 80 443; do
-    port_in_use "$port" && die "127.0.0.1:$port is taken on this host; kind maps the ingress there" \
-      "(k8s/kind/cluster.yaml). Stop what listens on it, or change hostPort."
+    if port_in_use "$port"; then
+      die "127.0.0.1:$port is taken on this host; kind maps the ingress there" \
+        "(k8s/kind/cluster.yaml). Stop what listens on it, or change hostPort."
+    fi
   done
   log "creating kind cluster $CLUSTER ($KIND_NODE_IMAGE)"
   kind create cluster --name "$CLUSTER" --image "$KIND_NODE_IMAGE" \

@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 namespace=${1:-user-audit}
 kube=(kubectl)
-[[ -n ${KUBE_CONTEXT:-} ]] && kube+=(--context "$KUBE_CONTEXT")
+if [[ -n ${KUBE_CONTEXT:-} ]]; then kube+=(--context "$KUBE_CONTEXT"); fi
 db_host=postgres.$namespace.svc.cluster.local
 
 random_password() { # 32 hex characters: URL-safe, no quoting needed anywhere

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -134,3 +136,113 @@ def test_create_secrets_passes_no_password_on_a_command_line(secrets_run: Secret
         assert secret["password"] not in secrets_run.argv
     # `create`, never `apply`: apply would keep the values in a last-applied annotation.
     assert " apply " not in f" {secrets_run.argv} "
+
+
+STUB_TOOLS = {
+    "docker": 'echo "docker $*" >> "$STUB_DIR/calls"\n',
+    "kind": """echo "kind $*" >> "$STUB_DIR/calls"
+case "$1" in
+  version) echo "kind v0.32.0 go1.25 linux/amd64" ;;
+  get) [ -f "$STUB_DIR/cluster" ] && echo user-audit ;;
+  create) touch "$STUB_DIR/cluster" ;;
+esac
+exit 0
+""",
+    "kubectl": """echo "kubectl $*" >> "$STUB_DIR/calls"
+case " $* " in
+  *" get secret "*) exit 1 ;;
+  *" -f - "*) cat > /dev/null ;;
+esac
+exit 0
+""",
+}
+
+
+#: What the scripts call besides the stubs; linked alone into PATH, so a kind or
+#: kubectl installed on this machine cannot stand in for a stub.
+SYSTEM_COMMANDS = ("awk", "cat", "dirname", "grep", "head", "od", "printf", "sleep", "tr")
+
+
+def run_cluster_up(
+    workdir: Path, *, cluster_exists: bool, with_kind: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """hack/cluster-up.sh with stub docker/kind/kubectl that record their calls."""
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in STUB_TOOLS.items():
+        stub = bin_dir / name
+        if name == "kind" and not with_kind:
+            stub.unlink(missing_ok=True)
+            continue
+        stub.write_text("#!/usr/bin/env bash\n" + body)
+        stub.chmod(0o755)
+    for name in ("bash", "env", *SYSTEM_COMMANDS):
+        found = shutil.which(name)
+        link = bin_dir / name
+        if found and not link.exists():
+            link.symlink_to(found)
+    if cluster_exists:
+        (workdir / "cluster").touch()
+    (workdir / "calls").unlink(missing_ok=True)
+    return subprocess.run(
+        [str(bin_dir / "bash"), str(REPO / "hack" / "cluster-up.sh")],
+        env={"PATH": str(bin_dir), "STUB_DIR": str(workdir), "HOME": str(workdir)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def ports_busy() -> bool:
+    for port in (80, 443):
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+    return False
+
+
+def test_cluster_up_installs_each_layer_in_order(tmp_path: Path) -> None:
+    versions = read_versions()
+    result = run_cluster_up(tmp_path, cluster_exists=False)
+    if ports_busy():
+        assert result.returncode != 0
+        assert "is taken on this host" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    create = next(c for c in calls if c.startswith("kind create cluster"))
+    assert f"--image {versions['KIND_NODE_IMAGE']}" in create
+    assert f"--name {versions['KIND_CLUSTER_NAME']}" in create
+    assert "k8s/kind/cluster.yaml" in create
+    kubectl = [c for c in calls if c.startswith("kubectl")]
+    assert all(f"--context kind-{versions['KIND_CLUSTER_NAME']}" in c for c in kubectl)
+    applied = [c.split(" -f ", 1)[1] for c in kubectl if " apply -f " in c]
+    knative = versions["KNATIVE_EVENTING_VERSION"]
+    assert [a.rsplit("/", 1)[-1] for a in applied if knative in a] == [
+        "eventing-crds.yaml",
+        "eventing-core.yaml",
+        "in-memory-channel.yaml",
+        "mt-channel-broker.yaml",
+    ]
+    assert f"quickstart/{versions['CONTOUR_VERSION']}/contour.yaml" in applied[4]
+    assert applied[-1].endswith("k8s/namespace.yaml")
+    # Each Knative layer is waited for before the next one is applied.
+    order = [c for c in kubectl if " apply -f http" in c or " wait " in c]
+    assert [" wait " in c for c in order[:8]] == [False, True] * 4
+    creates = [c for c in kubectl if c.endswith("create -f -")]
+    assert len(creates) == 3
+    assert "cluster user-audit is ready" in result.stderr
+
+
+def test_cluster_up_leaves_an_existing_cluster_and_reports_a_missing_tool(tmp_path: Path) -> None:
+    result = run_cluster_up(tmp_path, cluster_exists=True)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert "kind create" not in calls
+    assert "skaffold not found" in result.stderr
+    missing = run_cluster_up(tmp_path, cluster_exists=True, with_kind=False)
+    assert missing.returncode != 0
+    assert "kind not found" in missing.stderr
+    assert "kind.sigs.k8s.io" in missing.stderr

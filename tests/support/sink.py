@@ -275,14 +275,18 @@ class CloudEventSink:
         try:
             if self._delay:
                 await asyncio.sleep(self._delay)
-            while not self._gate.is_set():
-                await asyncio.sleep(0.005)
+            if not self._gate.is_set():
+                await asyncio.to_thread(self._gate.wait)
             answer = self._next_answer()
         finally:
             with self._lock:
                 for key in keys:
                     self._in_flight[key] -= 1
-        delivery.status, delivery.started, delivery.finished = answer.status, started, time.monotonic()
+        delivery.status, delivery.started, delivery.finished = (
+            answer.status,
+            started,
+            time.monotonic(),
+        )
         with self._lock:
             self._deliveries.append(delivery)
             if 200 <= answer.status < 300:

@@ -149,6 +149,23 @@ def wait_pods_gone(
     )
 
 
+def wait_ingress_routes(user_url: str, *, timeout: float = 120, **poll: Any) -> int:
+    """Until the ingress controller routes to user: the Deployment can be available before
+    the controller has programmed the route (Envoy answers 404 meanwhile). The schema
+    route is a GET the Ingress exposes, with no side effects."""
+    import httpx
+
+    return wait_until(
+        lambda: httpx.get(user_url + "/v1/schemas/user.storeUser.json", timeout=5).status_code,
+        lambda status: status == 200,
+        timeout=timeout,
+        what=f"the Ingress routes {user_url}/v1/schemas to user",
+        describe=lambda status: f"HTTP {status}",
+        retry_on=(httpx.TransportError,),
+        **poll,
+    )
+
+
 def scale(apps: Any, namespace: str, name: str, replicas: int) -> int:
     """Set a Deployment's replicas through its scale subresource; returns the old value."""
     current = apps.read_namespaced_deployment_scale(name, namespace)
@@ -178,6 +195,7 @@ class ClusterTarget:
         ingress_url: str | None = None,
         manifests: Manifests | None = None,
         ready_timeout: float = 300,
+        kubeconfig: str | None = None,
     ) -> None:
         from kubernetes import client, config
 
@@ -185,10 +203,11 @@ class ClusterTarget:
         self.manifests = manifests or load_manifests()
         self.namespace = self.manifests.namespace
         self.started = time.time()
-        self._api = config.new_client_from_config(context=context)
+        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+        self._api = config.new_client_from_config(config_file=kubeconfig, context=context)
         # Port-forwarding swaps the ApiClient's transport for the duration of a call, so it
         # gets a client (and a lock) of its own: never shared with ordinary API calls.
-        self._stream_api = config.new_client_from_config(context=context)
+        self._stream_api = config.new_client_from_config(config_file=kubeconfig, context=context)
         self._stream_lock = threading.Lock()
         self.core = client.CoreV1Api(self._api)
         self.apps = client.AppsV1Api(self._api)
@@ -201,6 +220,7 @@ class ClusterTarget:
         self.user_url = (
             ingress_url or os.environ.get("E2E_INGRESS_URL") or "http://localhost"
         ).rstrip("/")
+        wait_ingress_routes(self.user_url, timeout=ready_timeout)
         self.audit_url = self._forward_service(self.namespace, "audit", "http").url
         broker = self._forward_service(EVENTING_NAMESPACE, BROKER_INGRESS, 80)
         self.broker_ingress_url = broker.url + self.manifests.broker_path

@@ -6,7 +6,6 @@ turns into a failure when CI=true); `hack/install-test-tools.sh` installs them a
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -158,45 +157,74 @@ def apply_json_patch(document: Any, patch: list[Doc]) -> Any:
     return document
 
 
-STUB_KUBECTL = """#!/usr/bin/env bash
-# Stand-in for kubectl: no Secret exists yet; `create -f -` records what it is given.
-printf '%s\\n' "$*" >> "$STUB_DIR/argv"
+#: Stand-ins that record every call in $STUB_DIR/calls: no cluster exists, no Secret
+#: exists, and what `kubectl create -f -` is given lands in $STUB_DIR/created.yaml.
+STUB_TOOLS = {
+    "docker": 'echo "docker $*" >> "$STUB_DIR/calls"\n',
+    "kind": """echo "kind $*" >> "$STUB_DIR/calls"
+case "$1" in
+  version) echo "kind v0.32.0 go1.25 linux/amd64" ;;
+  get) [ -f "$STUB_DIR/cluster" ] && echo user-audit ;;
+  create) touch "$STUB_DIR/cluster" ;;
+esac
+exit 0
+""",
+    "kubectl": """echo "kubectl $*" >> "$STUB_DIR/calls"
 case " $* " in
   *" get secret "*) exit 1 ;;
   *" create -f - "*)
     cat >> "$STUB_DIR/created.yaml"
     printf -- '---\\n' >> "$STUB_DIR/created.yaml" ;;
-  *) echo "unexpected kubectl call: $*" >&2; exit 2 ;;
+  *" -f - "*) cat > /dev/null ;;
 esac
-"""
+exit 0
+""",
+}
+#: What the scripts call besides the stubs; linked alone into PATH, so a kind or
+#: kubectl installed on this machine cannot stand in for a stub.
+SYSTEM_COMMANDS = ("bash", "env", "awk", "cat", "dirname", "grep", "head", "od", "sleep", "tr")
+
+
+def run_with_stubs(
+    script: str, workdir: Path, *, without: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run hack/<script> with only the stub tools and SYSTEM_COMMANDS on PATH."""
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in STUB_TOOLS.items():
+        stub = bin_dir / name
+        stub.unlink(missing_ok=True)
+        if name not in without:
+            stub.write_text("#!/usr/bin/env bash\n" + body)
+            stub.chmod(0o755)
+    for name in SYSTEM_COMMANDS:
+        found = shutil.which(name)
+        link = bin_dir / name
+        if found and not link.exists():
+            link.symlink_to(found)
+    (workdir / "calls").unlink(missing_ok=True)
+    return subprocess.run(
+        [str(bin_dir / "bash"), str(REPO / "hack" / script)],
+        env={"PATH": str(bin_dir), "STUB_DIR": str(workdir), "HOME": str(workdir)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 @dataclass(frozen=True)
 class SecretsRun:
     secrets: dict[str, dict[str, str]]
-    argv: str
+    calls: str
 
 
 def run_create_secrets(workdir: Path) -> SecretsRun:
     """hack/create-secrets.sh against a stub kubectl: the Secrets it would create."""
-    stub = workdir / "bin" / "kubectl"
-    stub.parent.mkdir(parents=True)
-    stub.write_text(STUB_KUBECTL)
-    stub.chmod(0o755)
-    env = {
-        "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}",
-        "STUB_DIR": str(workdir),
-        "HOME": str(workdir),
-    }
-    subprocess.run(
-        ["bash", str(REPO / "hack" / "create-secrets.sh")],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    result = run_with_stubs("create-secrets.sh", workdir)
+    assert result.returncode == 0, result.stderr
     secrets = {}
     for doc in load_docs((workdir / "created.yaml").read_text()):
         assert doc["kind"] == "Secret"
         secrets[doc["metadata"]["name"]] = doc["stringData"]
-    return SecretsRun(secrets, (workdir / "argv").read_text())
+    return SecretsRun(secrets, (workdir / "calls").read_text())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.manifests.support import (
     read_versions,
     read_yaml,
     require_tool,
+    run_with_stubs,
 )
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yaml"))
@@ -133,65 +133,17 @@ def test_e2e_workflow_uses_the_pinned_versions_and_the_make_targets() -> None:
 def test_create_secrets_passes_no_password_on_a_command_line(secrets_run: SecretsRun) -> None:
     assert set(secrets_run.secrets) == {"postgres-admin", "user-db", "audit-db"}
     for secret in secrets_run.secrets.values():
-        assert secret["password"] not in secrets_run.argv
+        assert secret["password"] not in secrets_run.calls
     # `create`, never `apply`: apply would keep the values in a last-applied annotation.
-    assert " apply " not in f" {secrets_run.argv} "
-
-
-STUB_TOOLS = {
-    "docker": 'echo "docker $*" >> "$STUB_DIR/calls"\n',
-    "kind": """echo "kind $*" >> "$STUB_DIR/calls"
-case "$1" in
-  version) echo "kind v0.32.0 go1.25 linux/amd64" ;;
-  get) [ -f "$STUB_DIR/cluster" ] && echo user-audit ;;
-  create) touch "$STUB_DIR/cluster" ;;
-esac
-exit 0
-""",
-    "kubectl": """echo "kubectl $*" >> "$STUB_DIR/calls"
-case " $* " in
-  *" get secret "*) exit 1 ;;
-  *" -f - "*) cat > /dev/null ;;
-esac
-exit 0
-""",
-}
-
-
-#: What the scripts call besides the stubs; linked alone into PATH, so a kind or
-#: kubectl installed on this machine cannot stand in for a stub.
-SYSTEM_COMMANDS = ("awk", "cat", "dirname", "grep", "head", "od", "printf", "sleep", "tr")
+    assert " apply " not in f" {secrets_run.calls} "
 
 
 def run_cluster_up(
-    workdir: Path, *, cluster_exists: bool, with_kind: bool = True
+    workdir: Path, *, cluster_exists: bool, without: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """hack/cluster-up.sh with stub docker/kind/kubectl that record their calls."""
-    bin_dir = workdir / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    for name, body in STUB_TOOLS.items():
-        stub = bin_dir / name
-        if name == "kind" and not with_kind:
-            stub.unlink(missing_ok=True)
-            continue
-        stub.write_text("#!/usr/bin/env bash\n" + body)
-        stub.chmod(0o755)
-    for name in ("bash", "env", *SYSTEM_COMMANDS):
-        found = shutil.which(name)
-        link = bin_dir / name
-        if found and not link.exists():
-            link.symlink_to(found)
     if cluster_exists:
         (workdir / "cluster").touch()
-    (workdir / "calls").unlink(missing_ok=True)
-    return subprocess.run(
-        [str(bin_dir / "bash"), str(REPO / "hack" / "cluster-up.sh")],
-        env={"PATH": str(bin_dir), "STUB_DIR": str(workdir), "HOME": str(workdir)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_with_stubs("cluster-up.sh", workdir, without=without)
 
 
 def ports_busy() -> bool:
@@ -242,7 +194,7 @@ def test_cluster_up_leaves_an_existing_cluster_and_reports_a_missing_tool(tmp_pa
     calls = (tmp_path / "calls").read_text()
     assert "kind create" not in calls
     assert "skaffold not found" in result.stderr
-    missing = run_cluster_up(tmp_path, cluster_exists=True, with_kind=False)
+    missing = run_cluster_up(tmp_path, cluster_exists=True, without=("kind",))
     assert missing.returncode != 0
     assert "kind not found" in missing.stderr
     assert "kind.sigs.k8s.io" in missing.stderr

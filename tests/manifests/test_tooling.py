@@ -1,6 +1,6 @@
 """The scripts and workflows around the manifests: ShellCheck on hack/ (and on every
-`run:` block of the GitHub workflows), actionlint on the workflows, and what
-hack/create-secrets.sh hands to kubectl."""
+`run:` block of the GitHub workflows), actionlint on the workflows, and
+hack/create-secrets.sh and hack/cluster-up.sh run against recording stub tools."""
 
 from __future__ import annotations
 

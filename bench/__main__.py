@@ -55,6 +55,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs, databases)")
     parser.add_argument(
+        "--budget",
+        type=float,
+        default=540.0,
+        help="seconds after which configurations not yet started are skipped",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="re-render results.md/.png from bench/out/results.json",
@@ -118,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios:
             if only and scenario.name not in only:
                 continue
+            if time.monotonic() - started > args.budget:
+                bench_report.skipped[scenario.name] = f"not started: {args.budget:g} s budget used"
+                _log(f"- {scenario.name}: skipped, time budget used")
+                continue
             missing = scenario.missing()
             if missing:
                 bench_report.skipped[scenario.name] = f"not available yet ({', '.join(missing)})"
@@ -125,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             _log(f"- {scenario.name}: {scenario.label}")
             try:
-                bench_report.configs.extend(scenario.run(ctx))
+                measured = scenario.run(ctx)
+                bench_report.configs.extend(measured)
+                ctx.done.extend(measured)
             except Exception as exc:
                 traceback.print_exc()
                 bench_report.skipped[scenario.name] = f"failed: {exc}".splitlines()[0]

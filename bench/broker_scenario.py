@@ -54,7 +54,7 @@ spec:
       name: sink
 """
 
-DRAIN_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 45.0
 DELIVERY = "delivery_per_s"
 DRAIN_S = "drain_s"
 UNDELIVERED = "undelivered"

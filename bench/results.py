@@ -23,6 +23,7 @@ GENERATOR_CAPACITY = "generator_capacity"  # requests wrk can issue per CPU-seco
 SERVER_CPU = "server_cpu"  # servers' CPU time / wall time, summed over processes
 OTHER_CPU = "other_cpu"  # the rest of the machine's busy CPU / wall time (not ours)
 STEAL_CPU = "steal_cpu"  # CPU time the hypervisor took / wall time
+SENT_PER_S = "sent_per_s"  # rate an open-loop driver offered
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import results as r
@@ -19,8 +19,8 @@ class Context:
     work_root: Path
     log: Callable[[str], None]
     keep_dirs: bool = False
-    user_env: dict[str, str] | None = None
-    """Extra environment for the user service (cheaper argon2 parameters)."""
+    done: list[r.ConfigResult] = field(default_factory=list)
+    """Results measured so far in this bench run (later scenarios may adapt to them)."""
 
 
 @dataclass(frozen=True)

@@ -288,12 +288,12 @@ class ClusterTarget:
         self._saved_replicas.setdefault((namespace, deployment), before or 1)
         wait_pods_gone(self.core, namespace, selector)
 
-    def _scale_up(self, namespace: str, deployment: str) -> None:
+    def _scale_up(self, namespace: str, deployment: str, *, wait: bool = True) -> None:
         replicas = self._saved_replicas.pop((namespace, deployment), None)
-        if replicas is None:
-            return
-        scale(self.apps, namespace, deployment, replicas)
-        wait_deployments_available(self.apps, namespace, [deployment])
+        if replicas is not None:
+            scale(self.apps, namespace, deployment, replicas)
+        if wait:
+            wait_deployments_available(self.apps, namespace, [deployment])
 
     def _selector(self, namespace: str, deployment: str) -> str:
         dep = ks.as_dict(self.apps.read_namespaced_deployment(deployment, namespace))
@@ -304,8 +304,18 @@ class ClusterTarget:
         # out is dropped. The scenario keeps the outage inside the retry window.
         self._scale_down(self.namespace, "audit")
 
-    def start_audit(self) -> None:
-        self._scale_up(self.namespace, "audit")
+    def start_audit(self, *, wait: bool = True) -> None:
+        self._scale_up(self.namespace, "audit", wait=wait)
+
+    def wait_audit(self) -> None:
+        wait_deployments_available(self.apps, self.namespace, ["audit"])
+
+    def audit_up(self) -> bool:
+        try:
+            resolve_service_pod(self.core, self.namespace, "audit", "http")
+        except LookupError:
+            return False
+        return True
 
     def stop_broker(self) -> None:
         # "Broker ingress unreachable": the shared broker-ingress Deployment scaled to 0.

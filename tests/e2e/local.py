@@ -111,8 +111,17 @@ class LocalTarget:
     def stop_audit(self) -> None:
         self.audit.stop()
 
-    def start_audit(self) -> None:
-        self.audit.start(timeout=READY_TIMEOUT)
+    def start_audit(self, *, wait: bool = True) -> None:
+        self.audit.start(wait=wait, timeout=READY_TIMEOUT)
+
+    def wait_audit(self) -> None:
+        self.audit.wait_ready(READY_TIMEOUT)
+
+    def audit_up(self) -> bool:
+        try:
+            return httpx.get(self.audit.url + "/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def stop_broker(self) -> None:
         self.broker.stop()

@@ -25,8 +25,14 @@ class Target(Protocol):
     def stop_audit(self) -> None:
         """Audit unreachable until `start_audit` (process stopped / scaled to 0, pods gone)."""
 
-    def start_audit(self) -> None:
-        """Audit back and ready."""
+    def start_audit(self, *, wait: bool = True) -> None:
+        """Bring audit back; with `wait`, return once it is ready (else see `wait_audit`)."""
+
+    def wait_audit(self) -> None:
+        """Until audit is ready again after `start_audit(wait=False)`."""
+
+    def audit_up(self) -> bool:
+        """Whether audit can take a delivery right now (a ready process / pod)."""
 
     def stop_broker(self) -> None:
         """The broker ingress unreachable for the user service until `start_broker`."""

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.api import AuditApi, metric_sum, post_event
+from tests.e2e.api import TRANSIENT, AuditApi, metric_sum, post_event
 from tests.e2e.local import LocalTarget
 from tests.e2e.manifests import load as load_manifests
 from tests.e2e.polling import wait_until
@@ -49,7 +49,19 @@ def test_an_event_audit_rejects_is_dead_lettered_once_with_code_400(
     )
     assert response.status_code == 202, response.text
 
-    (letter,) = audit.wait_dead_letters(id=event_id, source="/e2e/poison")
+    # Wait for either outcome, so that a sink that wrongly accepts the event fails fast.
+    stored, letters = wait_until(
+        lambda: (audit.events(id=event_id), audit.dead_letters(id=event_id, source="/e2e/poison")),
+        lambda found: bool(found[0] or found[1]),
+        timeout=30,
+        what="the poison event stored or dead-lettered",
+        retry_on=TRANSIENT,
+    )
+    assert not stored, (
+        f"audit accepted an event with invalid data ({label}) and stored it; it must answer "
+        "400 invalid_event_data so that the broker dead-letters it without retrying"
+    )
+    (letter,) = letters
     assert letter["type"] == "user.storeUser"
     assert letter["error"]["code"] == 400
     assert int(letter["attributes"]["knativeerrorcode"]) == 400

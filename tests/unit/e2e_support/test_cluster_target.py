@@ -124,11 +124,15 @@ def test_cluster_target_through_the_real_client(fake: Fake) -> None:
         assert f"portforward {NS}/audit-6d4cf56db6-b2:8080" in fake.cluster.requests
 
         # Audit down = scaled to 0 and its pods gone; then back and reachable again.
+        assert target.audit_up()
         target.stop_audit()
         assert not [p for p in fake.cluster.pods[NS] if p["metadata"]["name"].startswith("audit")]
+        assert not target.audit_up()
         with pytest.raises(httpx.TransportError):
             httpx.get(target.audit_url + "/", timeout=5)
-        target.start_audit()
+        target.start_audit(wait=False)
+        target.wait_audit()
+        assert target.audit_up()
         assert httpx.get(target.audit_url + "/x", timeout=10).text == "audit-6d4cf56db6-a1 /x"
         patches = [r for r in fake.cluster.requests if r.startswith("PATCH scale user-audit/audit")]
         assert [p.rsplit(" ", 1)[-1] for p in patches] == ["0}}", "2}}"]

@@ -102,6 +102,12 @@ class AuditApi:
     def dead_letters(self, **params: Any) -> list[dict[str, Any]]:
         return self._list("/v1/dead-letters", params)
 
+    def count(self, event_type: str) -> int:
+        """Stored events of one type (`GET /v1/stats`): cheap enough to poll under load."""
+        response = self.client.get("/v1/stats")
+        assert response.status_code == 200, f"GET /v1/stats: {response.status_code} {response.text}"
+        return int(response.json()["types"].get(event_type, 0))
+
     def wait_events(
         self, *, count: int = 1, timeout: float = 30, **params: Any
     ) -> list[dict[str, Any]]:

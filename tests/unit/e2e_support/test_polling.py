@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.e2e.polling import Timeout, wait_until
@@ -77,7 +79,9 @@ def test_a_last_probe_at_the_deadline_can_still_succeed() -> None:
 
 def test_listed_exceptions_mean_not_yet() -> None:
     clock = FakeClock()
-    calls = iter([ConnectionError("refused"), ConnectionError("refused"), "up"])
+    calls: Iterator[Exception | str] = iter(
+        [ConnectionError("refused"), ConnectionError("refused"), "up"]
+    )
 
     def probe() -> str:
         item = next(calls)
@@ -121,7 +125,7 @@ def test_timeout_zero_probes_once() -> None:
     clock = FakeClock()
     calls: list[int] = []
     with pytest.raises(Timeout):
-        wait_until(lambda: calls.append(1), timeout=0, what="x", clock=clock, sleep=clock.sleep)  # type: ignore[func-returns-value]
+        wait_until(lambda: calls.append(1), timeout=0, what="x", clock=clock, sleep=clock.sleep)
     assert calls == [1]
     assert clock.sleeps == []
 

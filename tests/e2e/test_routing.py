@@ -3,9 +3,12 @@ Trigger selects never reaches audit."""
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.api import (
     AuditApi,
     UserApi,
+    assert_nowhere,
     basic,
     distinctive_password,
     metric_sum,
@@ -47,14 +50,34 @@ def test_update_and_delete_events_go_where_the_triggers_say(
     assert updated["data"] == {"id": user_id, "changed": ["name"]}
     assert updated["source"] == system.event_source
 
-    gone = users.delete(user_id, basic(user_id, password))
+    # A password change says that the password changed, never what it is.
+    new_password = distinctive_password("routing-new")
+    changed = users.update(user_id, basic(user_id, password), password=new_password)
+    assert changed.status_code == 200, changed.text
+    updates = audit.wait_events(type="user.updateUser", subject=user_id, count=2, order="asc")
+    assert updates[1]["data"] == {"id": user_id, "changed": ["password"]}
+    assert users.get(user_id, basic(user_id, password)).status_code == 401
+
+    gone = users.delete(user_id, basic(user_id, new_password))
     assert gone.status_code == 204, gone.text
     (deleted,) = audit.wait_events(type="user.deleteUser", subject=user_id)
     assert deleted["data"] == {"id": user_id}
 
     history = audit.events(subject=user_id, order="asc")
-    assert [e["type"] for e in history] == ["user.storeUser", "user.updateUser", "user.deleteUser"]
-    assert len({e["id"] for e in history}) == 3
+    assert [e["type"] for e in history] == [
+        "user.storeUser",
+        "user.updateUser",
+        "user.updateUser",
+        "user.deleteUser",
+    ]
+    assert len({e["id"] for e in history}) == 4
+    places = {
+        "user API responses": "\n".join(users.transcript),
+        "audit records": json.dumps(history),
+        "logs": system.collect_logs(),
+    }
+    assert_nowhere(password, places)
+    assert_nowhere(new_password, places)
 
     if isinstance(system, LocalTarget):
         # Each event went through the Trigger that selects its type, and only that one.
@@ -63,7 +86,7 @@ def test_update_and_delete_events_go_where_the_triggers_say(
         gained = {name: after[name] - before.get(name, 0) for name in after}
         assert gained == {
             manifests.trigger_for("user.storeUser").name: 1,  # type: ignore[union-attr]
-            manifests.trigger_for("user.updateUser").name: 1,  # type: ignore[union-attr]
+            manifests.trigger_for("user.updateUser").name: 2,  # type: ignore[union-attr]
             manifests.trigger_for("user.deleteUser").name: 1,  # type: ignore[union-attr]
         }
 

@@ -105,6 +105,15 @@ def _status_is(status: str) -> sa.ColumnElement[bool]:
     return outbox.c.status == sa.literal_column(f"'{status}'")
 
 
+# Larger than any seq: "no row is backing off".
+_NO_SEQ = 2**62
+
+
+def _retried() -> sa.ColumnElement[bool]:
+    # Literal for the same reason: matches the partial index ix_outbox_retrying.
+    return outbox.c.attempts > sa.literal_column("0")
+
+
 def _event(attributes: str, data: bytes) -> CloudEvent:
     decoded: dict[str, AttributeValue] = orjson.loads(attributes)
     return CloudEvent(decoded, bytes(data))
@@ -122,14 +131,22 @@ class OutboxQueue:
     async def claim(
         self, relay_id: str, limit: int, now: datetime, lease: timedelta
     ) -> list[ClaimedEvent]:
-        """Lease up to `limit` due rows, oldest first."""
+        """Lease up to `limit` due rows, oldest first, none after a row in backoff."""
         until = now + lease
+        # A row backing off after a failure holds back every later row, so that
+        # events leave in creation order even across restarts.
+        backing_off = (
+            sa.select(sa.func.min(outbox.c.seq))
+            .where(_status_is(PENDING), _retried(), outbox.c.next_attempt_at > now)
+            .scalar_subquery()
+        )
         due = (
             sa.select(outbox.c.seq)
             .where(
                 _status_is(PENDING),
                 outbox.c.next_attempt_at <= now,
                 sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+                outbox.c.seq < sa.func.coalesce(backing_off, _NO_SEQ),
             )
             .order_by(outbox.c.seq)
             .limit(limit)

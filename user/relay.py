@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import httpx
 from prometheus_client import Counter, Gauge, Histogram
@@ -121,6 +121,12 @@ def backoff_delay(attempts: int, base: float, maximum: float, rng: random.Random
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+class Sender(Protocol):
+    """Delivers one event and says how it went (EventSender; fakes in tests)."""
+
+    async def send(self, event: CloudEvent) -> SendResult: ...
+
+
 class EventSender:
     """POSTs one event per request to the sink, in binary or structured mode."""
 
@@ -207,7 +213,7 @@ class OutboxRelay:
     def __init__(
         self,
         queue: OutboxQueue,
-        sender: EventSender | None,
+        sender: Sender | None,
         relay_id: str,
         timing: RelayTiming,
         *,

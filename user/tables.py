@@ -78,6 +78,12 @@ outbox = sa.Table(
         sqlite_where=sa.text("status = 'pending'"),
     ),
     sa.Index(
+        "ix_outbox_retrying",
+        "seq",
+        postgresql_where=sa.text("status = 'pending' AND attempts > 0"),
+        sqlite_where=sa.text("status = 'pending' AND attempts > 0"),
+    ),
+    sa.Index(
         "ix_outbox_failed",
         "seq",
         postgresql_where=sa.text("status = 'failed'"),

@@ -51,12 +51,14 @@ def upgrade() -> None:
         sa.Column("last_status", sa.Integer, nullable=True),
         sa.Column("last_error", sa.Text, nullable=True),
     )
-    for name, column, status in (
-        ("ix_outbox_pending", "seq", "pending"),
-        ("ix_outbox_failed", "seq", "failed"),
-        ("ix_outbox_delivered_at", "delivered_at", "delivered"),
+    # Partial indexes: each query of the relay touches only the rows it is about.
+    for name, column, condition in (
+        ("ix_outbox_pending", "seq", "status = 'pending'"),
+        ("ix_outbox_retrying", "seq", "status = 'pending' AND attempts > 0"),
+        ("ix_outbox_failed", "seq", "status = 'failed'"),
+        ("ix_outbox_delivered_at", "delivered_at", "status = 'delivered'"),
     ):
-        where = sa.text(f"status = '{status}'")
+        where = sa.text(condition)
         op.create_index(name, "outbox", [column], postgresql_where=where, sqlite_where=where)
 
 

@@ -64,6 +64,7 @@ class Dispatcher:
         self.settings = settings
         self.on_reply = on_reply
         self.lanes: dict[str, TriggerLane] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
         self._closed = False
 
     async def start(self, config: BrokerConfig) -> None:
@@ -96,7 +97,9 @@ class Dispatcher:
         for key in list(self.lanes):
             if key not in config.triggers:
                 lane = self.lanes.pop(key)
-                asyncio.get_running_loop().create_task(lane.stop(grace=0))
+                task = asyncio.get_running_loop().create_task(lane.stop(grace=0))
+                self._stopping.add(task)  # keep a reference until it is done
+                task.add_done_callback(self._stopping.discard)
                 logger.info(
                     "trigger removed; its pending deliveries are parked", extra={"trigger": key}
                 )

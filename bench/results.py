@@ -21,6 +21,7 @@ ERRORS = "errors"
 GENERATOR_CPU = "generator_cpu"  # wrk's CPU time / wall time (1.0 = one core)
 GENERATOR_CAPACITY = "generator_capacity"  # requests wrk can issue per CPU-second
 SERVER_CPU = "server_cpu"  # servers' CPU time / wall time, summed over processes
+PER_CPU_SECOND = "per_cpu_second"  # throughput / SERVER_CPU: work per server CPU-second
 OTHER_CPU = "other_cpu"  # the rest of the machine's busy CPU / wall time (not ours)
 STEAL_CPU = "steal_cpu"  # CPU time the hypervisor took / wall time
 SENT_PER_S = "sent_per_s"  # rate an open-loop driver offered

@@ -90,6 +90,8 @@ def measured_run(
     after = [server.cpu_seconds() for server in servers]
     system_after = SystemCpu.read()
     metrics[r.SERVER_CPU] = sum(a - b for a, b in zip(after, before, strict=True)) / wall
+    if metrics[r.SERVER_CPU] > 0 and r.THROUGHPUT in metrics:
+        metrics[r.PER_CPU_SECOND] = metrics[r.THROUGHPUT] / metrics[r.SERVER_CPU]
     busy = (system_after.busy - system_before.busy) / wall
     metrics[r.OTHER_CPU] = max(
         0.0, busy - metrics[r.SERVER_CPU] - metrics.get(r.GENERATOR_CPU, 0.0)

@@ -38,13 +38,14 @@ def draw(report: BenchReport, path: Path) -> None:
         capsize=3,
     )
     left.set_xscale("log")
+    left.set_xlim(right=max(m + h for m, h in zip(medians, highs, strict=True)) * 6)
     left.set_xlabel("throughput, events/s (users/s for end to end), log scale")
     left.set_yticks(positions, labels)
     left.invert_yaxis()
-    for y, value in enumerate(medians):
+    for y, (value, above) in enumerate(zip(medians, highs, strict=True)):
         left.annotate(
-            f" {value:,.0f}",
-            (value, y),
+            f"{value:,.0f}",
+            (value + above, y),
             va="center",
             fontsize=8,
             xytext=(4, 0),

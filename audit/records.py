@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -71,13 +72,15 @@ def _int_or_none(value: object) -> int | None:
 
 def _json_data(data: bytes) -> Any:
     try:
-        value = orjson.loads(data)
+        orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    # Embedding the received text keeps it exact (big integers too); a line
-    # break inside would split an NDJSON line or an SSE field, so re-encode then.
+    # Embedding the received text keeps it exact (big integers too). A line
+    # break inside would split an NDJSON line or an SSE field: re-encode those
+    # compactly, with the stdlib, whose integers have no size limit.
     if b"\n" in data or b"\r" in data:
-        return value
+        compact = json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False)
+        return orjson.Fragment(compact.encode("utf-8"))
     return orjson.Fragment(data)
 
 

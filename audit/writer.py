@@ -1,6 +1,6 @@
 """Group commit: many concurrent sink requests share one transaction.
 
-Handlers hand their rows to `GroupCommitWriter.write` and wait; one writer task
+Handlers hand their rows to `GroupCommitWriter.submit` and await; one writer task
 takes everything queued, inserts it with one INSERT ... ON CONFLICT DO NOTHING
 per table, commits, and only then wakes the waiters. So nothing is acknowledged
 before it is committed, and a failed commit fails every waiter of that batch.
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import metrics
@@ -30,9 +30,16 @@ logger = logging.getLogger(__name__)
 # visible in seq order and a reader resuming after seq N never skips a later commit.
 SEQ_ORDER_LOCK = zlib.crc32(b"audit.events.seq")
 
-# Connection-level failures say nothing about the rows; any other failure may be
-# one bad row, so the batch is retried request by request to confine it.
-_CONNECTIVITY = (OperationalError, InterfaceError, OSError, TimeoutError)
+# Failures one bad row can cause; the batch is then retried request by request to
+# confine it. Anything else (connection lost, server stopping) fails the batch whole.
+_ROW_ERRORS = (IntegrityError, DataError, ProgrammingError)
+
+
+def _caused_by_rows(exc: Exception) -> bool:
+    if isinstance(exc, _ROW_ERRORS):
+        return True
+    # Binding a value failed before the database saw the statement.
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 class StoreUnavailable(Exception):
@@ -47,7 +54,7 @@ class _Job:
 
 
 class GroupCommitWriter:
-    """One writer task per process; `write` is safe to call from any request."""
+    """One writer task per process; `submit` is safe to call from any request."""
 
     def __init__(
         self,
@@ -83,16 +90,16 @@ class GroupCommitWriter:
         """Queue `rows`; the future completes once they are committed (duplicates
         skipped) and fails with StoreUnavailable when they were not. Raises
         StoreUnavailable at once when stopped, not started, stalled, or too much is waiting."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not rows:
+            future.set_result(None)
+            return future
         if self._closing or not self.running:
             raise StoreUnavailable("the store is not accepting writes")
         if self._stalled:
             raise StoreUnavailable("the store is not committing")
         if self._pending_rows + len(rows) > self._max_pending_rows:
             raise StoreUnavailable("too many events are waiting for the store")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if not rows:
-            future.set_result(None)
-            return future
         self._queue.append(_Job(table, rows, future))
         self._pending_rows += len(rows)
         self._wakeup.set()
@@ -154,7 +161,7 @@ class GroupCommitWriter:
                 if not job.future.done():
                     job.future.set_result(None)
             self._on_commit()
-        elif len(jobs) > 1 and not isinstance(failure, _CONNECTIVITY):
+        elif len(jobs) > 1 and _caused_by_rows(failure):
             logger.warning("batch failed, retrying request by request: %s", failure)
             for job in jobs:
                 await self._commit([job])

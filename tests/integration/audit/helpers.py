@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -222,3 +224,58 @@ def _frames(lines: Iterator[str]) -> Iterator[SseEvent | str]:
                 event_id = value
             elif field == "data":
                 data.append(value)
+
+
+class WriteLock:
+    """Holds a lock on audit's database that blocks its writes (reads go on),
+    from another connection, until the `with` block ends."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._acquired = threading.Event()
+        self._release = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._hold, daemon=True)
+
+    def __enter__(self) -> WriteLock:
+        self._thread.start()
+        if not self._acquired.wait(15):
+            raise AssertionError(f"could not lock the database: {self._error!r}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._release.set()
+        self._thread.join(15)
+
+    def _hold(self) -> None:
+        try:
+            if self._url.startswith("sqlite"):
+                self._hold_sqlite(self._url.split(":///", 1)[1])
+            else:
+                asyncio.run(self._hold_postgres(self._url.replace("+asyncpg", "", 1)))
+        except BaseException as exc:  # reported by __enter__
+            self._error = exc
+
+    def _hold_sqlite(self, path: str) -> None:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=15)
+        try:
+            connection.execute("BEGIN EXCLUSIVE")
+            self._acquired.set()
+            self._release.wait()
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+
+    async def _hold_postgres(self, dsn: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(dsn)
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+            await connection.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            self._acquired.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._release.wait)
+            await transaction.rollback()
+        finally:
+            await connection.close()

@@ -85,7 +85,9 @@ _COMMON_PATH = re.compile(
 _IPV_FUTURE = re.compile(rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+")
 # RFC 2045/2046: type "/" subtype *( ";" parameter ), tokens per RFC 7230.
 _MT_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # noqa: S105 - a regex, not a secret
-_MT_QUOTED = r'"(?:[^"\\\x00-\x1f]|\\.)*"'
+# ASCII only (RFC 2045 parameters are US-ASCII; RFC 7230's obs-text is
+# obsolete): a datacontenttype must fit a Content-Type header (items 17, 41).
+_MT_QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e]|\\[\t \x21-\x7e])*"'
 _MEDIA_TYPE = re.compile(
     rf"{_MT_TOKEN}/{_MT_TOKEN}"
     rf"(?:[ \t]*;[ \t]*{_MT_TOKEN}=(?:{_MT_TOKEN}|{_MT_QUOTED}))*[ \t]*;?[ \t]*"

@@ -141,6 +141,19 @@ def test_item_17_datacontenttype_rejects_non_media_types(value: str) -> None:
         structured_event(event_json(datacontenttype=value))
 
 
+@pytest.mark.parametrize(
+    "value",
+    ['text/plain; a="\u20ac"', 'text/plain; a="\u00e9"', 'text/plain; a="\x7f"', "t\u00e9xt/plain"],
+)
+def test_item_17_datacontenttype_is_ascii_so_it_fits_a_content_type_header(value: str) -> None:
+    # Regression: a quoted parameter took any character, so such an event was
+    # accepted and then could not be forwarded in binary mode (httpx raised).
+    with rejected(400, "datacontenttype"):
+        structured_event(event_json(datacontenttype=value))
+    with rejected(400, "datacontenttype"):
+        binary_event(body=b"x", content_type=value.encode("utf-8"))
+
+
 def test_item_18_missing_datacontenttype_is_application_json() -> None:
     implicit = structured_event(event_json(data={"a": 1}))
     explicit = structured_event(event_json(datacontenttype="application/json", data={"a": 1}))

@@ -5,9 +5,11 @@ Any suite can use it (chaos, e2e, security):
     secrets = SecretSet()                      # remembers what to look for
     password = secrets.password("alice")       # a distinctive password to use in requests
     secrets.add("admin token", stack.user_admin_token)
-    ...run the scenario...
-    hits = scan_paths(stack.log_paths() + stack.data_files(), secrets)
-    hits += scan_postgres(server.admin_dsn, secrets)     # every database, pg_dump'ed
+    ...run the scenario, wait until the events are in audit...
+    assert_clean(scan_local_stack(stack, secrets))  # logs, data files, audit exports
+    # or piece by piece, for anything else that wrote something:
+    hits = scan_paths([log_dir, data_dir], secrets)     # files and directories
+    hits += scan_postgres(server.admin_dsn, secrets, databases=[url, ...])  # pg_dump
     hits += scan_http(client, f"{audit}/v1/events/export", secrets, headers=...)
     assert_clean(hits)
 
@@ -29,8 +31,12 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.support.stack import LocalStack
 
 #: Shorter needles would match by chance in binary files.
 MIN_SECRET_LENGTH = 8
@@ -176,16 +182,41 @@ def _libpq_dsn(dsn: str) -> str:
     return ("postgresql" + sep + rest) if scheme.startswith("postgresql") else dsn
 
 
-def scan_postgres(admin_dsn: str, secrets: SecretSet, *, timeout: float = 60.0) -> list[Hit]:
-    """`pg_dumpall` the server (every database, data and definitions) and scan the dump."""
-    dump = subprocess.run(
-        [_pg_tool("pg_dumpall"), "--dbname", _libpq_dsn(admin_dsn), "--no-password"],
-        check=True,
-        capture_output=True,
-        timeout=timeout,
-        env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
-    ).stdout
-    return scan_bytes(f"pg_dumpall of {_libpq_dsn(admin_dsn).rsplit('@', 1)[-1]}", dump, secrets)
+def scan_postgres(
+    admin_dsn: str,
+    secrets: SecretSet,
+    *,
+    databases: Iterable[str] | None = None,
+    timeout: float = 60.0,
+) -> list[Hit]:
+    """Dump PostgreSQL (data and definitions) and scan the dump: the whole server with
+    `pg_dumpall`, or only `databases` (names or URLs of databases on that server) with
+    `pg_dump`. The admin DSN may be a SQLAlchemy URL."""
+    dsn = _libpq_dsn(admin_dsn)
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    server = dsn.rsplit("@", 1)[-1].split("/", 1)[0]
+    if databases is None:
+        dump = subprocess.run(
+            [_pg_tool("pg_dumpall"), "--dbname", dsn, "--no-password"],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+        ).stdout
+        return scan_bytes(f"pg_dumpall of {server}", dump, secrets)
+    hits: list[Hit] = []
+    base = dsn.rsplit("/", 1)[0]
+    for database in databases:
+        name = database.rsplit("/", 1)[-1].split("?", 1)[0]
+        dump = subprocess.run(
+            [_pg_tool("pg_dump"), "--dbname", f"{base}/{name}", "--no-password"],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+        ).stdout
+        hits.extend(scan_bytes(f"pg_dump of {server}/{name}", dump, secrets))
+    return hits
 
 
 def scan_http(
@@ -201,6 +232,36 @@ def scan_http(
         response.raise_for_status()
         data = response.read()
     return scan_bytes(f"GET {url}", data, secrets)
+
+
+def scan_local_stack(
+    stack: LocalStack,
+    secrets: SecretSet,
+    *,
+    postgres_admin_dsn: str | None = None,
+    client: httpx.Client | None = None,
+) -> list[Hit]:
+    """Everything a `tests.support.stack.LocalStack` wrote: the logs of all three
+    processes, every file in their DATA_DIRs (SQLite databases with -wal/-shm, the broker
+    queue), the PostgreSQL databases in `stack.database_urls` (needs
+    `postgres_admin_dsn`), and audit's exports of events and dead letters (the stack
+    must still be running for those)."""
+    hits = scan_paths([*stack.log_paths(), *stack.data_files()], secrets)
+    if stack.database_urls:
+        if postgres_admin_dsn is None:
+            raise ValueError("the stack uses PostgreSQL: pass postgres_admin_dsn")
+        hits += scan_postgres(postgres_admin_dsn, secrets, databases=stack.database_urls.values())
+    own = client is None
+    client = client or httpx.Client(timeout=30)
+    try:
+        for export in ("/v1/events/export", "/v1/dead-letters/export"):
+            hits += scan_http(
+                client, stack.audit_url + export, secrets, headers=stack.audit_headers()
+            )
+    finally:
+        if own:
+            client.close()
+    return hits
 
 
 def assert_clean(hits: Iterable[Hit]) -> None:

@@ -67,15 +67,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# One decoder for every call: json.loads with hooks would build a new one each time.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_members,
+    parse_constant=_reject_constant,
+    parse_float=_finite_float,
+)
+
+
 def loads_strict(body: bytes) -> Any:
     """Item 57: strict UTF-8 JSON, no NaN/Infinity, no repeated member names."""
     try:
-        return json.loads(
-            body.decode("utf-8"),
-            object_pairs_hook=_unique_members,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-        )
+        return _DECODER.decode(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InvalidEvent("body is not valid UTF-8") from exc
     except RecursionError as exc:
@@ -155,7 +158,8 @@ def event_from_json(member: Any) -> CloudEvent:
         check_name(name)  # items 5, 26: even when the value is null
         if value is None:
             continue  # item 59: null means unset
-        if isinstance(value, float | list | dict):
+        kind = type(value)  # JSON gives exactly str, int, bool, float, list or dict
+        if kind is not str and kind is not int and kind is not bool:
             raise InvalidEvent(f"{name} must be a string, an integer or a boolean", name)
         attributes[name] = value
     check_attributes(attributes)

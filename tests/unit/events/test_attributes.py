@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -152,6 +153,27 @@ def test_item_17_datacontenttype_is_ascii_so_it_fits_a_content_type_header(value
         structured_event(event_json(datacontenttype=value))
     with rejected(400, "datacontenttype"):
         binary_event(body=b"x", content_type=value.encode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("datacontenttype", "a/b" + " " * 200_000 + "x"),
+        ("datacontenttype", "a/b" + "; a=b" * 40_000 + ";;"),
+        ("datacontenttype", 'a/b; a="' + "\\a" * 100_000),
+        ("source", "/" + "a/" * 100_000 + " "),
+        ("source", "http://" + "a" * 200_000 + "@@"),
+        ("dataschema", "h:" + "?" * 200_000 + "#"),
+        ("time", "2018-04-05T17:31:00." + "1" * 200_000 + "X"),
+    ],
+)
+def test_item_17_validation_takes_linear_time(attribute: str, value: str) -> None:
+    # Regression: `[ \t]*;?[ \t]*` in the media-type pattern backtracked
+    # quadratically; 200 000 spaces took minutes (a 1 MiB body, hours).
+    started = time.perf_counter()
+    with rejected(400, attribute):
+        structured_event(event_json(**{attribute: value}))
+    assert time.perf_counter() - started < 2.0
 
 
 def test_item_18_missing_datacontenttype_is_application_json() -> None:

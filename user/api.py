@@ -5,7 +5,6 @@ No SQL and no hashing here; see store.py, passwords.py, outbox.py and auth.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -34,8 +33,7 @@ def _not_found() -> ApiError:
 
 
 class UserApi:
-    """The `/v1` routes. `on_commit` runs after every committed change (it wakes
-    the relay, so the event leaves within milliseconds of the answer)."""
+    """The `/v1` routes."""
 
     def __init__(
         self,
@@ -44,7 +42,6 @@ class UserApi:
         hasher: PasswordHasher,
         auth: Authenticator,
         events: EventFactory,
-        on_commit: Callable[[], None],
         base_url: str,
         max_body_bytes: int,
         password_min_length: int,
@@ -53,7 +50,6 @@ class UserApi:
         self.hasher = hasher
         self.auth = auth
         self.events = events
-        self.on_commit = on_commit
         self.base_url = base_url
         self.max_body_bytes = max_body_bytes
         self.password_min_length = password_min_length
@@ -79,7 +75,6 @@ class UserApi:
         now = datetime.now(UTC)
         event = self.events.build(STORE_USER, user_id, {"id": user_id}, now)
         user = await self.store.create(user_id, new.name, password_hash, event, now)
-        self.on_commit()
         return JSONResponse(
             {"id": user.id, "name": user.name},
             201,
@@ -131,7 +126,6 @@ class UserApi:
         )
         if user is None:
             raise _not_found()
-        self.on_commit()
         return JSONResponse(user.to_json())
 
     async def delete(self, request: Request) -> Response:
@@ -140,7 +134,6 @@ class UserApi:
         event = self.events.build(DELETE_USER, user_id, {"id": user_id}, now)
         if not await self.store.delete(user_id, event, now):
             raise _not_found()
-        self.on_commit()
         return Response(status_code=204)
 
     async def schema(self, request: Request) -> Response:

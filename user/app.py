@@ -24,6 +24,7 @@ from common.web.health import ReadinessCheck, health_routes
 from common.web.observability import ObservabilityMiddleware
 from user.api import UserApi
 from user.auth import Authenticator, LoginThrottle
+from user.batching import CommitBatcher
 from user.openapi import openapi_document
 from user.outbox import EventFactory, OutboxQueue
 from user.passwords import Argon2Params, PasswordHasher
@@ -89,7 +90,8 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
     database_url = settings.effective_database_url("user")
     engine = create_engine(database_url)
     migrations = Migrations(MIGRATIONS)
-    store = UserStore(engine)
+    writes = CommitBatcher(engine, max_batch=settings.write_batch_max)
+    store = UserStore(engine, writes)
     hasher = PasswordHasher(
         Argon2Params(
             time_cost=settings.argon2_time_cost,
@@ -105,12 +107,13 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
     )
     auth = Authenticator(store, hasher, settings.user_admin_token, throttle)
     relay, client = _relay(settings, OutboxQueue(engine))
+    # Every commit wakes the relay: the event leaves milliseconds after the answer.
+    writes.after_commit = relay.wake
     api = UserApi(
         store=store,
         hasher=hasher,
         auth=auth,
         events=EventFactory(settings.event_source, settings.base_url),
-        on_commit=relay.wake,
         base_url=settings.base_url,
         max_body_bytes=settings.max_body_bytes,
         password_min_length=settings.password_min_length,
@@ -155,11 +158,13 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
         )
         await migrations.upgrade(engine)
         await hasher.warm_up()
+        writes.start()
         relay.start()
         try:
             yield
         finally:
             # uvicorn has stopped accepting and finished in-flight requests by now.
+            await writes.stop()
             await relay.stop()
             if client is not None:
                 await client.aclose()

@@ -62,22 +62,25 @@ class EventFactory:
         return OutboxEvent(event)
 
 
+def outbox_values(item: OutboxEvent, now: datetime) -> dict[str, Any]:
+    """The outbox row of an event, as column values."""
+    event = item.event
+    return {
+        "event_id": event.id,
+        "event_type": event.type,
+        "subject": event.subject or "",
+        "attributes": orjson.dumps(dict(event.attributes)).decode(),
+        "data": event.data or b"",
+        "created_at": now,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
 async def insert_outbox_row(connection: AsyncConnection, item: OutboxEvent, now: datetime) -> None:
     """Write the event's row in the caller's transaction."""
-    event = item.event
-    await connection.execute(
-        outbox.insert().values(
-            event_id=event.id,
-            event_type=event.type,
-            subject=event.subject or "",
-            attributes=orjson.dumps(dict(event.attributes)).decode(),
-            data=event.data or b"",
-            created_at=now,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-        )
-    )
+    await connection.execute(outbox.insert(), outbox_values(item, now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,15 +178,28 @@ class OutboxQueue:
         # RETURNING has no order; delivery order is creation order.
         return sorted(claimed, key=lambda item: item.seq)
 
-    async def mark_delivered(self, seq: int, now: datetime, status: int) -> None:
-        await self._finish(
-            seq,
-            status=DELIVERED,
-            delivered_at=now,
-            last_status=status,
-            last_error=None,
-            attempts=outbox.c.attempts + 1,
-        )
+    async def mark_delivered(self, answers: Sequence[tuple[int, int]], now: datetime) -> None:
+        """Mark rows delivered, given (seq, HTTP status) pairs, in one transaction."""
+        by_status: dict[int, list[int]] = {}
+        for seq, status in answers:
+            by_status.setdefault(status, []).append(seq)
+        if not by_status:
+            return
+        async with self.engine.begin() as connection:
+            for status, seqs in by_status.items():
+                await connection.execute(
+                    outbox.update()
+                    .where(outbox.c.seq.in_(seqs), _status_is(PENDING))
+                    .values(
+                        status=DELIVERED,
+                        delivered_at=now,
+                        last_status=status,
+                        last_error=None,
+                        attempts=outbox.c.attempts + 1,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
 
     async def park(self, seq: int, status: int | None, error: str) -> None:
         """Give up on a row: it stays in the table as `failed` for an operator."""

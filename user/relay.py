@@ -299,36 +299,47 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def deliver_due(self) -> float | None:
-        """Claim and send one batch; returns a backoff delay after a retriable failure."""
+        """Claim and send one batch; returns a backoff delay after a retriable failure.
+
+        Deliveries are marked together at the end of the batch (one transaction
+        instead of one per event); a crash before that resends at most one batch.
+        """
         timing = self.timing
         batch = await self.queue.claim(
             self.relay_id, timing.batch_size, self._clock(), timedelta(seconds=timing.lease)
         )
         self._more_due = len(batch) == timing.batch_size
-        for index, item in enumerate(batch):
-            margin = (item.claimed_until - self._clock()).total_seconds()
-            if self._stop.is_set() or margin < timing.send_timeout + 1:
-                # Never start a send that could outlive our claim.
-                await self.queue.release([i.seq for i in batch[index:]], self.relay_id)
-                self._more_due = True
-                return None
-            delay = await self._deliver(item)
-            if delay is not None:
-                await self.queue.release([i.seq for i in batch[index + 1 :]], self.relay_id)
-                return delay
-        return None
-
-    async def _deliver(self, item: ClaimedEvent) -> float | None:
-        assert self.sender is not None
-        started = time.perf_counter()
-        result = await self.sender.send(item.event)
-        SEND_SECONDS.observe(time.perf_counter() - started)
-        now = self._clock()
-        log = {"event_id": item.event.id, "event_type": item.event.type, "status": result.status}
-        if result.outcome is Outcome.DELIVERED:
-            SENDS.labels(Outcome.DELIVERED.value).inc()
-            await self.queue.mark_delivered(item.seq, now, result.status or 0)
+        delivered: list[tuple[int, int]] = []
+        try:
+            for index, item in enumerate(batch):
+                margin = (item.claimed_until - self._clock()).total_seconds()
+                if self._stop.is_set() or margin < timing.send_timeout + 1:
+                    # Never start a send that could outlive our claim.
+                    await self.queue.release([i.seq for i in batch[index:]], self.relay_id)
+                    self._more_due = True
+                    return None
+                started = time.perf_counter()
+                result = await self.sender_or_fail().send(item.event)
+                SEND_SECONDS.observe(time.perf_counter() - started)
+                if result.outcome is Outcome.DELIVERED:
+                    SENDS.labels(Outcome.DELIVERED.value).inc()
+                    delivered.append((item.seq, result.status or 0))
+                    continue
+                delay = await self._failed(item, result)
+                if delay is not None:
+                    await self.queue.release([i.seq for i in batch[index + 1 :]], self.relay_id)
+                    return delay
             return None
+        finally:
+            await self.queue.mark_delivered(delivered, self._clock())
+
+    def sender_or_fail(self) -> Sender:
+        assert self.sender is not None, "no K_SINK: nothing to send to"
+        return self.sender
+
+    async def _failed(self, item: ClaimedEvent, result: SendResult) -> float | None:
+        """Park or reschedule a failed send; returns the backoff for a retriable one."""
+        log = {"event_id": item.event.id, "event_type": item.event.type, "status": result.status}
         attempts = item.attempts + 1
         if result.outcome is Outcome.PARK or (
             self.timing.max_attempts and attempts >= self.timing.max_attempts
@@ -346,7 +357,7 @@ class OutboxRelay:
         SENDS.labels(Outcome.RETRY.value).inc()
         delay = self._backoff(attempts, result.retry_after)
         await self.queue.reschedule(
-            item.seq, now + timedelta(seconds=delay), result.status, result.detail
+            item.seq, self._clock() + timedelta(seconds=delay), result.status, result.detail
         )
         logger.warning(
             "event send failed; will retry",

@@ -40,6 +40,9 @@ class UserSettings(ServiceSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
     hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
+    # Group commit: at most this many writes share one transaction.
+    write_batch_max: int = Field(default=64, ge=1, le=1000)
+
     # Outbox relay timing.
     relay_batch_size: int = Field(default=32, ge=1, le=1000)
     relay_poll_interval: float = Field(default=1.0, gt=0)

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from user.outbox import OutboxEvent, insert_outbox_row
-from user.tables import users
+from user.batching import CommitBatcher
+from user.outbox import OutboxEvent, insert_outbox_row, outbox_values
+from user.tables import outbox, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,25 +59,24 @@ def new_user_id() -> str:
 
 
 class UserStore:
-    """Users in SQL, each change committed together with its outbox event."""
+    """Users in SQL. Each change is committed together with its outbox event, in a
+    transaction shared with other concurrent changes (group commit)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writes: CommitBatcher) -> None:
         self.engine = engine
+        self.writes = writes
 
     async def create(
         self, user_id: str, name: str, password_hash: str, event: OutboxEvent, now: datetime
     ) -> User:
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                users.insert().values(
-                    id=user_id,
-                    name=name,
-                    password_hash=password_hash,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await insert_outbox_row(connection, event, now)
+        user = {
+            "id": user_id,
+            "name": name,
+            "password_hash": password_hash,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self.writes.insert([(users, user), (outbox, outbox_values(event, now))])
         return User(user_id, name, now, now)
 
     async def get(self, user_id: str) -> User | None:
@@ -126,27 +126,28 @@ class UserStore:
             values["name"] = name
         if password_hash is not None:
             values["password_hash"] = password_hash
-        async with self.engine.begin() as connection:
+
+        async def write(connection: AsyncConnection) -> User | None:
             # Write first: on SQLite a read-then-write transaction can fail to upgrade its lock.
-            row = (
-                await connection.execute(
-                    users.update().where(users.c.id == user_id).values(**values).returning(*_PUBLIC)
-                )
-            ).first()
+            statement = (
+                users.update().where(users.c.id == user_id).values(**values).returning(*_PUBLIC)
+            )
+            row = (await connection.execute(statement)).first()
             if row is None:
                 return None
             await insert_outbox_row(connection, event, now)
-        return _user(row)
+            return _user(row)
+
+        return await self.writes.run(write)
 
     async def delete(self, user_id: str, event: OutboxEvent, now: datetime) -> bool:
         """Delete and write the event; False (and nothing written) if absent."""
-        async with self.engine.begin() as connection:
-            deleted = (
-                await connection.execute(
-                    users.delete().where(users.c.id == user_id).returning(users.c.id)
-                )
-            ).first()
-            if deleted is None:
+
+        async def write(connection: AsyncConnection) -> bool:
+            statement = users.delete().where(users.c.id == user_id).returning(users.c.id)
+            if (await connection.execute(statement)).first() is None:
                 return False
             await insert_outbox_row(connection, event, now)
-        return True
+            return True
+
+        return await self.writes.run(write)

@@ -34,6 +34,7 @@ class ScriptedSender:
         self.sent.append(event)
         if self.on_send is not None:
             self.on_send()
+        await asyncio.sleep(0.001)  # a real send waits for the network
         if self.script:
             return self.script.pop(0)
         return SendResult(Outcome.DELIVERED, 202, "HTTP 202")
@@ -100,10 +101,11 @@ def test_delivers_in_creation_order(tmp_path: Path) -> None:
 def test_a_retriable_failure_stops_the_batch_and_nothing_overtakes(tmp_path: Path) -> None:
     async def scenario(queue: OutboxQueue, ids: list[str]) -> None:
         sender = ScriptedSender([ok(), retry()])
-        relay = OutboxRelay(queue, sender, "r1", TIMING)
+        timing = RelayTiming(batch_size=10, backoff_base=1.0, backoff_max=1.0)
+        relay = OutboxRelay(queue, sender, "r1", timing)
         delay = await relay.deliver_due()
         assert delay is not None
-        assert 0 < delay <= TIMING.backoff_max
+        assert 0.5 <= delay <= 1.0
         assert [e.id for e in sender.sent] == ids[:2]
         # The failed row waits; the rows after it were handed back, unsent.
         assert (

@@ -14,13 +14,16 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from bench import chart, report
 from bench.machine import MachineInfo
 from bench.report import BenchReport
+from bench.results import ConfigResult
 from bench.runner import BenchSettings
-from bench.scenarios import Context, all_scenarios
+from bench.scenarios import Context, all_scenarios, run_interleaved
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
@@ -45,6 +48,23 @@ def _placement(pin: bool) -> tuple[set[int] | None, set[int] | None, str]:
     )
 
 
+def _measure(
+    bench_report: BenchReport,
+    ctx: Context,
+    name: str,
+    measure: Callable[[], list[ConfigResult]],
+) -> None:
+    """Run one measurement; a failure is recorded and the bench goes on."""
+    try:
+        measured = measure()
+    except Exception as exc:
+        traceback.print_exc()
+        bench_report.skipped[name] = f"failed: {exc}".splitlines()[0]
+        return
+    bench_report.configs.extend(measured)
+    ctx.done.extend(measured)
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="measured runs per configuration")
@@ -54,6 +74,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--list", action="store_true", help="list configurations and exit")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs, databases)")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="measure one-server configurations one after another instead of interleaved",
+    )
     parser.add_argument(
         "--budget",
         type=float,
@@ -114,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "placement": placement,
+            "order": (
+                "one configuration after another"
+                if args.sequential
+                else "one-server configurations interleaved run by run (run 1 of each, "
+                "then run 2 of each, ...), then broker and end-to-end one after another"
+            ),
         },
         configs=[],
     )
@@ -121,26 +152,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-", dir=OUT_DIR) as work:
         ctx = Context(settings, Path(work), _log, keep_dirs=args.keep)
+        selected = []
         for scenario in scenarios:
             if only and scenario.name not in only:
-                continue
-            if time.monotonic() - started > args.budget:
-                bench_report.skipped[scenario.name] = f"not started: {args.budget:g} s budget used"
-                _log(f"- {scenario.name}: skipped, time budget used")
                 continue
             missing = scenario.missing()
             if missing:
                 bench_report.skipped[scenario.name] = f"not available yet ({', '.join(missing)})"
                 _log(f"- {scenario.name}: skipped, {', '.join(missing)} not found")
                 continue
+            selected.append(scenario)
+        singles = [s.single for s in selected if s.single is not None and not args.sequential]
+        if singles:
+            _log(f"- interleaved: {', '.join(single.name for single in singles)}")
+            _measure(bench_report, ctx, "interleaved", lambda: run_interleaved(singles, ctx))
+        for scenario in selected:
+            if scenario.single is not None and not args.sequential:
+                continue
+            if time.monotonic() - started > args.budget:
+                bench_report.skipped[scenario.name] = f"not started: {args.budget:g} s budget used"
+                _log(f"- {scenario.name}: skipped, time budget used")
+                continue
             _log(f"- {scenario.name}: {scenario.label}")
-            try:
-                measured = scenario.run(ctx)
-                bench_report.configs.extend(measured)
-                ctx.done.extend(measured)
-            except Exception as exc:
-                traceback.print_exc()
-                bench_report.skipped[scenario.name] = f"failed: {exc}".splitlines()[0]
+            _measure(bench_report, ctx, scenario.name, partial(scenario.run, ctx))
         if args.keep:
             kept = OUT_DIR / f"kept-{int(time.time())}"
             shutil.copytree(work, kept)

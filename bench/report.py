@@ -277,6 +277,7 @@ def machine_lines(report: BenchReport) -> list[str]:
         f"- Placement: {s['placement']}",
         f"- Each configuration: {s['warmup_s']:g} s warm-up, then {s['runs']} runs of "
         f"{s['duration_s']:g} s; medians, (min-max) over the runs",
+        f"- Order: {s.get('order', 'one configuration after another')}",
     ]
 
 

@@ -100,6 +100,34 @@ def measured_run(
     return metrics
 
 
+def warm_up(url: str, load: Load, settings: BenchSettings, *, prefix: str) -> None:
+    """One unmeasured wrk run, so the measured ones see a server past its first requests."""
+    if settings.warmup_s > 0:
+        run_load(url, load, settings.warmup_s, settings, new_run_id(prefix + "w"))
+
+
+def saturated_run(
+    url: str, load: Load, servers: Sequence[Server], settings: BenchSettings, *, prefix: str
+) -> dict[str, float]:
+    """One measured wrk run at saturation."""
+
+    def action() -> dict[str, float]:
+        run = run_load(url, load, settings.duration_s, settings, new_run_id(prefix))
+        return wrk_metrics(run, load)
+
+    return measured_run(servers, action)
+
+
+def describe_run(metrics: dict[str, float]) -> str:
+    return (
+        f"{metrics[r.THROUGHPUT]:,.0f}/s"
+        f"  p99 {metrics.get(r.P99_MS, float('nan')):.1f} ms"
+        f"  errors {metrics[r.ERRORS]:.0f}"
+        f"  wrk cpu {metrics[r.GENERATOR_CPU]:.0%}  server cpu {metrics[r.SERVER_CPU]:.0%}"
+        f"  other cpu {metrics[r.OTHER_CPU]:.0%}"
+    )
+
+
 def saturate(
     url: str,
     load: Load,
@@ -110,22 +138,10 @@ def saturate(
     log: Callable[[str], None],
 ) -> list[dict[str, float]]:
     """Warm-up, then `settings.runs` runs of wrk at saturation; one metrics dict per run."""
-    if settings.warmup_s > 0:
-        run_load(url, load, settings.warmup_s, settings, new_run_id(prefix + "w"))
+    warm_up(url, load, settings, prefix=prefix)
     runs = []
     for index in range(settings.runs):
-
-        def action() -> dict[str, float]:
-            run = run_load(url, load, settings.duration_s, settings, new_run_id(prefix))
-            return wrk_metrics(run, load)
-
-        metrics = measured_run(servers, action)
-        log(
-            f"    run {index + 1}: {metrics[r.THROUGHPUT]:,.0f}/s"
-            f"  p99 {metrics.get(r.P99_MS, float('nan')):.1f} ms"
-            f"  errors {metrics[r.ERRORS]:.0f}"
-            f"  wrk cpu {metrics[r.GENERATOR_CPU]:.0%}  server cpu {metrics[r.SERVER_CPU]:.0%}"
-            f"  other cpu {metrics[r.OTHER_CPU]:.0%}"
-        )
+        metrics = saturated_run(url, load, servers, settings, prefix=prefix)
+        log(f"    run {index + 1}: {describe_run(metrics)}")
         runs.append(metrics)
     return runs

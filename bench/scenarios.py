@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import results as r
-from bench.runner import BenchSettings, Load, saturate
-from bench.servers import server_group
+from bench.runner import BenchSettings, Load, describe_run, saturate, saturated_run, warm_up
+from bench.servers import Server, ServerGroup, server_group
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Scenario:
     needs: Sequence[str]
     """Modules that must exist (`audit.app`, ...): missing ones skip the scenario."""
     run: Callable[[Context], list[r.ConfigResult]]
+    single: SingleServer | None = None
+    """Set for one-server wrk configurations, which can be measured interleaved."""
 
     def missing(self) -> list[str]:
         return [module for module in self.needs if importlib.util.find_spec(module) is None]
@@ -46,6 +49,26 @@ BATCH = Load(
 )
 
 
+@dataclass(frozen=True)
+class SingleServer:
+    """One server process pinned to the server CPUs, saturated by one wrk load."""
+
+    name: str
+    label: str
+    kind: r.Kind
+    module: str
+    load: Load
+    unit: str
+    setup: str
+    env: dict[str, str] | None = None
+
+    def start(self, group: ServerGroup, ctx: Context) -> Server:
+        return group.start(self.name, self.module, env=self.env, cpus=ctx.settings.server_cpus)
+
+    def result(self, runs: list[dict[str, float]]) -> r.ConfigResult:
+        return r.ConfigResult(self.name, self.label, self.kind, self.unit, runs, setup=self.setup)
+
+
 def _single_server(
     name: str,
     label: str,
@@ -58,15 +81,45 @@ def _single_server(
     env: dict[str, str] | None = None,
     needs: Sequence[str] = (),
 ) -> Scenario:
-    """One server process pinned to the server CPUs, saturated by wrk."""
+    single = SingleServer(name, label, kind, module, load, unit, setup, env)
 
     def run(ctx: Context) -> list[r.ConfigResult]:
         with server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group:
-            server = group.start(name, module, env=env, cpus=ctx.settings.server_cpus)
+            server = single.start(group, ctx)
             runs = saturate(server.url, load, [server], ctx.settings, prefix=name, log=ctx.log)
-        return [r.ConfigResult(name, label, kind, unit, runs, setup=setup)]
+        return [single.result(runs)]
 
-    return Scenario(name, label, kind, needs or (module,), run)
+    return Scenario(name, label, kind, needs or (module,), run, single)
+
+
+def run_interleaved(singles: Sequence[SingleServer], ctx: Context) -> list[r.ConfigResult]:
+    """Start every server, warm each up, then take run 1 of each, run 2 of each, ...
+
+    On a machine that other work shares, load comes and goes; interleaving spreads
+    that over all configurations instead of letting it land on one, which keeps the
+    ratios between them honest. Idle servers cost nothing measurable meanwhile.
+    """
+    settings = ctx.settings
+    runs: dict[str, list[dict[str, float]]] = {single.name: [] for single in singles}
+    with ExitStack() as stack:
+        servers: dict[str, Server] = {}
+        for single in singles:
+            group = stack.enter_context(
+                server_group(ctx.work_root, single.name, keep=ctx.keep_dirs)
+            )
+            servers[single.name] = single.start(group, ctx)
+        ctx.log(f"- started {', '.join(servers)}; warming up")
+        for single in singles:
+            warm_up(servers[single.name].url, single.load, settings, prefix=single.name)
+        for index in range(settings.runs):
+            for single in singles:
+                server = servers[single.name]
+                metrics = saturated_run(
+                    server.url, single.load, [server], settings, prefix=single.name
+                )
+                ctx.log(f"    {single.name:14} run {index + 1}: {describe_run(metrics)}")
+                runs[single.name].append(metrics)
+    return [single.result(runs[single.name]) for single in singles]
 
 
 def _connections(load: Load) -> str:

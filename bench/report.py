@@ -106,17 +106,20 @@ def results_table(report: BenchReport) -> list[str]:
     return lines
 
 
-def ratio_rows(report: BenchReport) -> list[tuple[ConfigResult, dict[str, float | None]]]:
-    """Each configuration of ours with its throughput over each baseline's (medians)."""
+def ratio_rows(
+    report: BenchReport, metric: str = r.THROUGHPUT
+) -> list[tuple[ConfigResult, dict[str, float | None]]]:
+    """Each configuration of ours with its `metric` over each baseline's (medians)."""
     rows = []
     for config in report.configs:
         if config.kind != "ours" or config.name in NOT_A_CAPACITY:
             continue
-        ours = config.median(r.THROUGHPUT)
+        ours = config.median(metric)
         ratios: dict[str, float | None] = {}
         for baseline in BASELINES:
             name = CEILING_FOR.get(config.name, baseline) if baseline == "ceiling" else baseline
-            base = report.throughput(name)
+            base_config = report.get(name)
+            base = base_config.median(metric) if base_config else None
             ratios[baseline] = None if ours is None or base is None else ratio(ours, base)
         rows.append((config, ratios))
     return rows
@@ -124,14 +127,18 @@ def ratio_rows(report: BenchReport) -> list[tuple[ConfigResult, dict[str, float 
 
 def ratio_table(report: BenchReport) -> list[str]:
     lines = [
-        "| ours | throughput | / ceiling | / Flask tutorial | / SDK parse |",
-        "|---|---:|---:|---:|---:|",
+        "| ours | throughput | / ceiling | / Flask tutorial | / SDK parse "
+        "| per CPU-second: / ceiling | / Flask | / SDK |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    per_cpu = {c.name: ratios for c, ratios in ratio_rows(report, r.PER_CPU_SECOND)}
     for config, ratios in ratio_rows(report):
+        cpu = per_cpu.get(config.name, {})
         lines.append(
             f"| {config.label} | {_number(config.median(r.THROUGHPUT))} {config.unit} "
             f"| {_ratio(ratios['ceiling'])} | {_ratio(ratios['flask'])} "
-            f"| {_ratio(ratios['sdk'])} |"
+            f"| {_ratio(ratios['sdk'])} | {_ratio(cpu.get('ceiling'))} "
+            f"| {_ratio(cpu.get('flask'))} | {_ratio(cpu.get('sdk'))} |"
         )
     return lines
 
@@ -145,6 +152,8 @@ class Target:
     describe: Callable[[float], str] = lambda v: f"{v:,.2f}"
     not_applicable: Callable[[BenchReport], str | None] = lambda _: None
     """A reason the target cannot be tested as stated in this run, or None."""
+    per_cpu: Callable[[BenchReport], float | None] = lambda _: None
+    """The same ratio per server CPU-second, for targets that are ratios."""
 
     def check(self, report: BenchReport) -> tuple[str, str]:
         reason = self.not_applicable(report)
@@ -153,16 +162,35 @@ class Target:
         value = self.measured(report)
         if value is None:
             return "not measured", "-"
-        met = value <= self.goal if self.at_most else value >= self.goal
-        return self.describe(value), "met" if met else "**missed**"
+        met = self._met(value)
+        verdict = "met" if met else "**missed**"
+        shown = self.describe(value)
+        per_cpu = self.per_cpu(report)
+        if per_cpu is not None:
+            shown += f" (per CPU-second {self.describe(per_cpu)})"
+            if self._met(per_cpu) != met:
+                verdict += " in throughput, not per CPU-second: the machine was busy"
+        return shown, verdict
+
+    def _met(self, value: float) -> bool:
+        return value <= self.goal if self.at_most else value >= self.goal
 
 
-def _over(ours: str, base: str) -> Callable[[BenchReport], float | None]:
+def _over(
+    ours: str, base: str, metric: str = r.THROUGHPUT
+) -> Callable[[BenchReport], float | None]:
     def measured(report: BenchReport) -> float | None:
-        a, b = report.throughput(ours), report.throughput(base)
-        return None if a is None or b is None else ratio(a, b)
+        a, b = report.get(ours), report.get(base)
+        if a is None or b is None:
+            return None
+        x, y = a.median(metric), b.median(metric)
+        return None if x is None or y is None else ratio(x, y)
 
     return measured
+
+
+def _per_cpu(ours: str, base: str) -> Callable[[BenchReport], float | None]:
+    return _over(ours, base, r.PER_CPU_SECOND)
 
 
 def _metric(name: str, metric: str) -> Callable[[BenchReport], float | None]:
@@ -194,12 +222,14 @@ TARGETS: Sequence[Target] = (
         _over("audit-binary", "ceiling"),
         0.6,
         describe=lambda v: f"{v:.2f}x",
+        per_cpu=_per_cpu("audit-binary", "ceiling"),
     ),
     Target(
         "audit binary ingestion >= 8x the Flask receiver",
         _over("audit-binary", "flask"),
         8.0,
         describe=lambda v: f"{v:.1f}x",
+        per_cpu=_per_cpu("audit-binary", "flask"),
     ),
     Target(
         "audit batch ingestion >= 30,000 events/s",
@@ -328,6 +358,10 @@ def render_markdown(report: BenchReport) -> str:
         "## Ratios (ours / baseline, events per second, medians)",
         "",
         *ratio_table(report),
+        "",
+        "The first three ratios compare throughput; the last three compare throughput per "
+        "CPU-second of the server, which is what a ratio means when every server had its "
+        "core to itself (see the other-CPU column) and stays meaningful when it did not.",
         "",
         "## Targets",
         "",

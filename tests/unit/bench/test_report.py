@@ -77,3 +77,19 @@ def test_report_survives_a_json_round_trip() -> None:
     bench = report(config("ceiling", "baseline", 10_000, **{r.P99_MS: 3.0}))
     again = BenchReport.from_json(bench.to_json())
     assert render_markdown(again) == render_markdown(bench)
+
+
+def test_a_ratio_met_only_because_the_baseline_got_less_cpu_is_flagged() -> None:
+    # On a shared core a single-threaded baseline can get less CPU than a server with
+    # a database thread; per CPU-second the comparison is fair again.
+    bench = report(
+        config("ceiling", "baseline", 10_000, **{r.PER_CPU_SECOND: 40_000.0}),
+        config("flask", "baseline", 1_000, **{r.PER_CPU_SECOND: 2_000.0}),
+        config("audit-binary", "ours", 7_000, **{r.PER_CPU_SECOND: 9_000.0}),
+    )
+    table = "\n".join(target_table(bench))
+    assert (
+        "| audit binary ingestion >= 0.6x the ceiling | 0.70x (per CPU-second 0.23x) "
+        "| met in throughput, not per CPU-second: the machine was busy |"
+    ) in table
+    assert "| 7.0x (per CPU-second 4.5x) | **missed** |" in table

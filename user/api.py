@@ -5,6 +5,7 @@ No SQL and no hashing here; see store.py, passwords.py, outbox.py and auth.py.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -26,6 +27,18 @@ from user.validation import (
     parse_new_user,
     parse_user_changes,
 )
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _route(path: str, **handlers: Handler) -> Route:
+    """One Route for all methods of a path, so that a 405 lists them all in Allow."""
+
+    async def endpoint(request: Request) -> Response:
+        # Starlette answers 405 for other methods, and HEAD only exists with GET.
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, endpoint, methods=list(handlers))
 
 
 def _not_found() -> ApiError:
@@ -57,11 +70,8 @@ class UserApi:
     def routes(self) -> list[Route]:
         return [
             Route("/v1/user", self.create, methods=["POST"]),
-            Route("/v1/users", self.create, methods=["POST"], name="create_user"),
-            Route("/v1/users", self.list, methods=["GET"]),
-            Route("/v1/users/{user_id}", self.read, methods=["GET"]),
-            Route("/v1/users/{user_id}", self.update, methods=["PATCH"]),
-            Route("/v1/users/{user_id}", self.delete, methods=["DELETE"]),
+            _route("/v1/users", POST=self.create, GET=self.list),
+            _route("/v1/users/{user_id}", GET=self.read, PATCH=self.update, DELETE=self.delete),
             Route("/v1/schemas/{event_type}.json", self.schema, methods=["GET"]),
         ]
 

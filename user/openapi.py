@@ -9,6 +9,7 @@ from user.schemas import EVENT_TYPES, schema_for
 from user.validation import NAME_MAX, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX
 
 _JSON = "application/json"
+_NAME_CHAR = "[^\\u0000-\\u001f\\u007f-\\u009f]"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -79,7 +80,14 @@ def _create_operation(operation_id: str, summary: str) -> dict[str, Any]:
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     """The whole document; `base_url` is PUBLIC_BASE_URL (for the event schemas)."""
-    name = {"type": "string", "minLength": 1, "maxLength": NAME_MAX}
+    name = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": NAME_MAX,
+        # Not only whitespace; no control characters.
+        "pattern": f"^{_NAME_CHAR}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_NAME_CHAR}*$",
+        "description": "Any text without control characters; names need not be unique.",
+    }
     password = {"type": "string", "minLength": 1, "maxLength": PASSWORD_MAX, "writeOnly": True}
     timestamp = {"type": "string", "format": "date-time"}
     user_id = {"type": "string", "format": "uuid"}

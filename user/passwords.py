@@ -18,13 +18,18 @@ from typing import TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from prometheus_client import Histogram
+from prometheus_client import Gauge, Histogram
 
 HASH_SECONDS = Histogram(
     "user_password_hash_seconds",
     "Time to hash or verify a password, queueing included.",
     ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+IN_PROGRESS = Gauge(
+    "user_password_hashes_in_progress",
+    "Password hashes and verifications waiting for or holding a hashing slot.",
 )
 
 T = TypeVar("T")
@@ -57,8 +62,9 @@ class PasswordHasher:
 
     async def _run(self, operation: str, work: Callable[[], T]) -> T:
         started = time.perf_counter()
-        async with self._slots:
-            result = await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        with IN_PROGRESS.track_inprogress():
+            async with self._slots:
+                result = await asyncio.get_running_loop().run_in_executor(self._executor, work)
         HASH_SECONDS.labels(operation).observe(time.perf_counter() - started)
         return result
 

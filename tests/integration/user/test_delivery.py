@@ -300,3 +300,30 @@ def test_request_id_travels_in_the_event(start_user: StartUser, sink: CloudEvent
     assert event.attributes["requestid"] == request_id
     assert "traceparent" not in event.attributes
     assert sink.deliveries[0].header("traceparent") is None
+
+
+def test_graceful_shutdown_finishes_in_flight_requests(
+    start_user: StartUser, sink: CloudEventSink, database_url: str
+) -> None:
+    # A deliberately slow hash keeps the create in flight while SIGTERM arrives.
+    service = start_user(name="user-in-flight", ARGON2_TIME_COST="40", ARGON2_MEMORY_KIB="65536")
+    answers: list[httpx.Response] = []
+    client = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"{service.url}/v1/user", json={"name": "slow", "password": "x"}, timeout=60)
+        )
+    )
+    client.start()
+    eventually(
+        lambda: metric(service.url, "user_password_hashes_in_progress") == 1,
+        what="a hash in progress",
+    )
+    service.stop()
+    client.join(60)
+    assert [a.status_code for a in answers] == [201]
+    user_id = answers[0].json()["id"]
+    restarted = start_user(name="user-after-in-flight")
+    (event,) = sink.wait_for_events(1)
+    assert event.subject == user_id
+    eventually(lambda: drained(database_url), what="outbox drained")
+    assert httpx.get(f"{restarted.url}/v1/users/{user_id}", headers=ADMIN).status_code == 200

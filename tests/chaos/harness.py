@@ -374,6 +374,28 @@ def check(
     return Verdict(checked, duplicates, problems)
 
 
+#: Log messages that mean a bug, whatever the fault: an event given up on, a 500, an
+#: exception nobody handled, a crashed delivery attempt.
+BUG_MARKERS = (
+    '"event dropped"',
+    '"unhandled error"',
+    "Exception in ASGI application",
+    "Task exception was never retrieved",
+    "delivery attempt crashed",
+    "Traceback (most recent call last)",
+)
+
+
+def bugs_logged(stack: LocalStack) -> dict[str, dict[str, int]]:
+    """For each bug marker found in any log: how many lines per service."""
+    found = {}
+    for marker in BUG_MARKERS:
+        counts = {name: n for name, n in log_lines(stack, marker).items() if n}
+        if counts:
+            found[marker] = counts
+    return found
+
+
 def log_lines(stack: LocalStack, needle: str) -> dict[str, int]:
     """How many lines of each service's log contain `needle`."""
     return {

@@ -24,7 +24,14 @@ import httpx
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import DIRECT_SOURCE, STORE_USER, AuditView, in_flight, metric_total
+from tests.chaos.harness import (
+    DIRECT_SOURCE,
+    STORE_USER,
+    AuditView,
+    bugs_logged,
+    in_flight,
+    metric_total,
+)
 from tests.e2e.polling import wait_until
 from tests.support.secrets_scan import SecretSet, assert_clean, scan_paths
 from tests.support.stack import LocalStack
@@ -201,6 +208,7 @@ def test_audit_disk_full_then_freed(tmp_path: Path, small_fs: Path) -> None:
         print(figures)
         assert duplicates == 0
         assert stats["dead_letters"] == 0
+        assert not bugs_logged(stack), bugs_logged(stack)
         assert readyz.status_code == 503, (
             f"/readyz answered {readyz.status_code} on a full disk: {readyz.text}"
         )

@@ -202,7 +202,10 @@ def fuzz_receiver(
         nonlocal sent
         sent += 1
         method, path, headers, body = request
-        response = client.request(method, path, headers=headers, content=body)
+        # Absolute, so that a path like `//x` stays a path (not a network location).
+        response = client.request(
+            method, f"{client.base_url}".rstrip("/") + path, headers=headers, content=body
+        )
         statuses[response.status_code] += 1
         check(response, f"{method} {path}")
 

@@ -15,6 +15,7 @@ import time
 import httpx
 
 from bench import results as r
+from bench.diagnostics import broker_notes, scrape
 from bench.runner import Load, measured_run, new_run_id, run_load, wrk_metrics
 from bench.scenarios import BINARY, Context, Scenario
 from bench.servers import server_group
@@ -130,6 +131,7 @@ def broker_scenario() -> Scenario:
                     )
                     ingress_runs.append(metrics)
                     delivery_runs.append(delivery)
+            diagnosed = broker_notes(scrape(broker.url))
         setup = f"python -m broker, 1 Trigger to the ceiling app; wrk -t1 -c{load.connections}"
         return [
             r.ConfigResult(
@@ -150,6 +152,7 @@ def broker_scenario() -> Scenario:
                 setup=setup,
                 notes=(
                     "delivered / (first request -> last delivery), ingress saturated meanwhile",
+                    *diagnosed,
                 ),
             ),
         ]

@@ -25,6 +25,7 @@ import httpx
 
 from audit.queries import encode_cursor
 from bench import results as r
+from bench.diagnostics import audit_notes, broker_notes, scrape, user_notes
 from bench.runner import Load, measured_run, new_run_id, run_load, wrk_metrics
 from bench.scenarios import Context, Scenario
 from bench.servers import Server, ServerGroup, server_group
@@ -78,6 +79,14 @@ class Stack:
     @property
     def servers(self) -> list[Server]:
         return [self.user, self.broker, self.audit]
+
+    def notes(self) -> list[str]:
+        """What each service's /metrics says about the runs."""
+        return [
+            *user_notes(scrape(self.user.url)),
+            *broker_notes(scrape(self.broker.url)),
+            *audit_notes(scrape(self.audit.url)),
+        ]
 
 
 def start_stack(group: ServerGroup, ctx: Context, argon2: Mapping[str, str]) -> Stack:
@@ -159,6 +168,7 @@ def saturation(name: str, label: str, argon2: Mapping[str, str]) -> Scenario:
                     f" drain {metrics[DRAIN_S]:.1f} s, missing {metrics[NOT_SEEN]:.0f})"
                 )
                 runs.append(metrics)
+            diagnosed = stack.notes()
         setup = (
             f"user + broker + audit, {argon2_label(argon2)}; "
             f"wrk -t1 -c{USER_LOAD.connections}, {USER_LOAD.script}"
@@ -174,6 +184,7 @@ def saturation(name: str, label: str, argon2: Mapping[str, str]) -> Scenario:
                 notes=(
                     "users/s = events stored in audit / (first request -> last event stored)",
                     "p50/p99 here are wrk's POST /v1/user latencies at saturation",
+                    *diagnosed,
                 ),
             )
         ]
@@ -405,6 +416,7 @@ def latency(
                 f" not seen {metrics[NOT_SEEN]:.0f}, failures {metrics[r.ERRORS]:.0f}"
             )
             runs.append(metrics)
+            diagnosed = stack.notes()
         nan = float("nan")
         notes = (
             f"{offered} for {LATENCY_DURATION_S:.0f} s (open loop); throughput = 201s per "
@@ -416,6 +428,7 @@ def latency(
             f"p99 {metrics.get(POST_P99_MS, nan):.1f} ms; not queryable within "
             f"{LATENCY_GRACE_S:.0f} s: {metrics[NOT_SEEN]:.0f}; failed/cancelled POSTs: "
             f"{metrics[r.ERRORS]:.0f}",
+            *diagnosed,
         )
         return [
             r.ConfigResult(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import results as r
+from bench.diagnostics import audit_notes, scrape
 from bench.runner import BenchSettings, Load, describe_run, saturate, saturated_run, warm_up
 from bench.servers import Server, ServerGroup, server_group
 
@@ -61,12 +62,19 @@ class SingleServer:
     unit: str
     setup: str
     env: dict[str, str] | None = None
+    diagnose: Callable[[Server], list[str]] | None = None
+    """Notes from the server itself after the runs (its /metrics)."""
 
     def start(self, group: ServerGroup, ctx: Context) -> Server:
         return group.start(self.name, self.module, env=self.env, cpus=ctx.settings.server_cpus)
 
-    def result(self, runs: list[dict[str, float]]) -> r.ConfigResult:
-        return r.ConfigResult(self.name, self.label, self.kind, self.unit, runs, setup=self.setup)
+    def notes(self, server: Server) -> list[str]:
+        return self.diagnose(server) if self.diagnose else []
+
+    def result(self, runs: list[dict[str, float]], notes: Sequence[str]) -> r.ConfigResult:
+        return r.ConfigResult(
+            self.name, self.label, self.kind, self.unit, runs, notes=tuple(notes), setup=self.setup
+        )
 
 
 def _single_server(
@@ -80,14 +88,16 @@ def _single_server(
     setup: str,
     env: dict[str, str] | None = None,
     needs: Sequence[str] = (),
+    diagnose: Callable[[Server], list[str]] | None = None,
 ) -> Scenario:
-    single = SingleServer(name, label, kind, module, load, unit, setup, env)
+    single = SingleServer(name, label, kind, module, load, unit, setup, env, diagnose)
 
     def run(ctx: Context) -> list[r.ConfigResult]:
         with server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group:
             server = single.start(group, ctx)
             runs = saturate(server.url, load, [server], ctx.settings, prefix=name, log=ctx.log)
-        return [single.result(runs)]
+            notes = single.notes(server)
+        return [single.result(runs, notes)]
 
     return Scenario(name, label, kind, needs or (module,), run, single)
 
@@ -119,7 +129,8 @@ def run_interleaved(singles: Sequence[SingleServer], ctx: Context) -> list[r.Con
                 )
                 ctx.log(f"    {single.name:14} run {index + 1}: {describe_run(metrics)}")
                 runs[single.name].append(metrics)
-    return [single.result(runs[single.name]) for single in singles]
+        notes = {single.name: single.notes(servers[single.name]) for single in singles}
+    return [single.result(runs[single.name], notes[single.name]) for single in singles]
 
 
 def _connections(load: Load) -> str:
@@ -167,6 +178,10 @@ def baseline_scenarios() -> list[Scenario]:
     ]
 
 
+def _audit_notes(server: Server) -> list[str]:
+    return audit_notes(scrape(server.url))
+
+
 def audit_scenarios() -> list[Scenario]:
     return [
         _single_server(
@@ -178,6 +193,7 @@ def audit_scenarios() -> list[Scenario]:
             unit="events/s",
             setup=f"python -m audit; {_connections(BINARY)}",
             needs=("audit.app",),
+            diagnose=_audit_notes,
         ),
         _single_server(
             "audit-batch",
@@ -188,6 +204,7 @@ def audit_scenarios() -> list[Scenario]:
             unit="events/s",
             setup=f"python -m audit; {_connections(BATCH)}",
             needs=("audit.app",),
+            diagnose=_audit_notes,
         ),
     ]
 

@@ -61,6 +61,7 @@ def _relay(
         send_timeout=settings.relay_send_timeout,
         lease=settings.relay_lease,
         max_attempts=settings.relay_max_attempts,
+        concurrency=settings.relay_concurrency,
         retention=settings.outbox_retention,
         prune_interval=settings.outbox_prune_interval,
     )
@@ -72,7 +73,10 @@ def _relay(
             settings.relay_send_timeout, connect=min(5.0, settings.relay_send_timeout)
         ),
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+        limits=httpx.Limits(
+            max_connections=settings.relay_concurrency + 2,
+            max_keepalive_connections=settings.relay_concurrency,
+        ),
     )
     sender = EventSender(
         settings.k_sink,
@@ -157,6 +161,8 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
             },
         )
         await migrations.upgrade(engine)
+        # The readiness probe inspects the schema; alembic would log each probe at INFO.
+        logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
         await hasher.warm_up()
         writes.start()
         relay.start()

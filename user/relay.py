@@ -198,6 +198,9 @@ class RelayTiming:
     send_timeout: float = 10.0
     lease: float = 60.0
     max_attempts: int = 0
+    # 1: strictly in creation order. More: that many sends at once, in creation
+    # order per subject (per user) only.
+    concurrency: int = 1
     retention: float = 24 * 3600.0
     prune_interval: float = 60.0
 
@@ -303,6 +306,8 @@ class OutboxRelay:
 
         Deliveries are marked together at the end of the batch (one transaction
         instead of one per event); a crash before that resends at most one batch.
+        Claimed rows not attempted (stopping, lease running out, a failure) are
+        handed back.
         """
         timing = self.timing
         batch = await self.queue.claim(
@@ -310,28 +315,82 @@ class OutboxRelay:
         )
         self._more_due = len(batch) == timing.batch_size
         delivered: list[tuple[int, int]] = []
+        attempted: set[int] = set()
         try:
-            for index, item in enumerate(batch):
-                margin = (item.claimed_until - self._clock()).total_seconds()
-                if self._stop.is_set() or margin < timing.send_timeout + 1:
-                    # Never start a send that could outlive our claim.
-                    await self.queue.release([i.seq for i in batch[index:]], self.relay_id)
-                    self._more_due = True
-                    return None
-                started = time.perf_counter()
-                result = await self.sender_or_fail().send(item.event)
-                SEND_SECONDS.observe(time.perf_counter() - started)
-                if result.outcome is Outcome.DELIVERED:
-                    SENDS.labels(Outcome.DELIVERED.value).inc()
-                    delivered.append((item.seq, result.status or 0))
-                    continue
-                delay = await self._failed(item, result)
-                if delay is not None:
-                    await self.queue.release([i.seq for i in batch[index + 1 :]], self.relay_id)
-                    return delay
-            return None
+            if timing.concurrency == 1:
+                return await self._send_in_order(batch, attempted, delivered)
+            return await self._send_per_subject(batch, attempted, delivered)
         finally:
             await self.queue.mark_delivered(delivered, self._clock())
+            unsent = [item.seq for item in batch if item.seq not in attempted]
+            if unsent:
+                self._more_due = True
+                await self.queue.release(unsent, self.relay_id)
+
+    async def _send_in_order(
+        self, batch: list[ClaimedEvent], attempted: set[int], delivered: list[tuple[int, int]]
+    ) -> float | None:
+        """One at a time in creation order; a retriable failure ends the batch."""
+        for item in batch:
+            if not self._may_start(item):
+                return None
+            attempted.add(item.seq)
+            delay = await self._attempt(item, delivered)
+            if delay is not None:
+                return delay
+        return None
+
+    async def _send_per_subject(
+        self, batch: list[ClaimedEvent], attempted: set[int], delivered: list[tuple[int, int]]
+    ) -> float | None:
+        """Up to `concurrency` sends at once; one subject's events one at a time, in
+        creation order. After a retriable failure no new send starts."""
+        chains: dict[str, list[ClaimedEvent]] = {}
+        for item in batch:
+            chains.setdefault(item.event.subject or str(item.seq), []).append(item)
+        delays: list[float] = []
+        halt = asyncio.Event()
+        slots = asyncio.Semaphore(self.timing.concurrency)
+
+        async def run(chain: list[ClaimedEvent]) -> None:
+            async with slots:
+                for item in chain:
+                    if halt.is_set() or not self._may_start(item):
+                        return
+                    attempted.add(item.seq)
+                    delay = await self._attempt(item, delivered, on_retry=halt.set)
+                    if delay is not None:
+                        delays.append(delay)
+                        return
+
+        async with asyncio.TaskGroup() as group:
+            for chain in chains.values():
+                group.create_task(run(chain))
+        return max(delays) if delays else None
+
+    def _may_start(self, item: ClaimedEvent) -> bool:
+        # Never start a send that could outlive our claim, nor one while stopping.
+        margin = (item.claimed_until - self._clock()).total_seconds()
+        return not self._stop.is_set() and margin >= self.timing.send_timeout + 1
+
+    async def _attempt(
+        self,
+        item: ClaimedEvent,
+        delivered: list[tuple[int, int]],
+        on_retry: Callable[[], None] | None = None,
+    ) -> float | None:
+        """Send one event; note a delivery, or park/reschedule it (returns the backoff).
+        `on_retry` runs as soon as the answer says "retry", before any bookkeeping."""
+        started = time.perf_counter()
+        result = await self.sender_or_fail().send(item.event)
+        SEND_SECONDS.observe(time.perf_counter() - started)
+        if result.outcome is Outcome.RETRY and on_retry is not None:
+            on_retry()
+        if result.outcome is Outcome.DELIVERED:
+            SENDS.labels(Outcome.DELIVERED.value).inc()
+            delivered.append((item.seq, result.status or 0))
+            return None
+        return await self._failed(item, result)
 
     def sender_or_fail(self) -> Sender:
         assert self.sender is not None, "no K_SINK: nothing to send to"

@@ -51,6 +51,7 @@ class UserSettings(ServiceSettings):
     relay_send_timeout: float = Field(default=10.0, gt=0)
     relay_lease: float = Field(default=60.0, gt=0)
     relay_max_attempts: int = Field(default=0, ge=0)
+    relay_concurrency: int = Field(default=1, ge=1, le=64)
     outbox_retention: float = Field(default=7 * 24 * 3600.0, ge=0)
     outbox_prune_interval: float = Field(default=60.0, gt=0)
 

@@ -12,6 +12,8 @@ so a malformed event is answered 400 and recorded as invalid), and it
 * can be scripted: answer a given status (with Retry-After) always or N times,
   delay its answers, hold requests until released, go down and come back up.
 
+Standalone: `python -m tests.support.sink [PORT]` (GET /_stats for counts).
+
 Usage::
 
     with CloudEventSink() as sink:
@@ -301,7 +303,38 @@ class CloudEventSink:
             return Response(status_code=answer.status, headers=answer.headers)
         return JSONResponse(body_json, answer.status, headers=answer.headers)
 
+    async def _stats(self, _: Request) -> Response:
+        with self._lock:
+            return JSONResponse(
+                {
+                    "events": len(self._order),
+                    "deliveries": len(self._deliveries),
+                    "overlaps": len(self._overlaps),
+                }
+            )
+
     def _app(self) -> Starlette:
         return Starlette(
-            routes=[Route("/{path:path}", self._receive, methods=["POST"])],
+            routes=[
+                Route("/_stats", self._stats, methods=["GET"]),
+                Route("/{path:path}", self._receive, methods=["POST"]),
+            ],
         )
+
+
+def main() -> None:
+    """`python -m tests.support.sink [PORT]`: a standalone sink; GET /_stats counts."""
+    import signal
+    import sys
+
+    sink = CloudEventSink(int(sys.argv[1]) if len(sys.argv) > 1 else None).up()
+    print(f"CloudEvents sink on {sink.url} (GET {sink.url}_stats)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    sink.down()
+
+
+if __name__ == "__main__":
+    main()

@@ -327,3 +327,24 @@ def test_graceful_shutdown_finishes_in_flight_requests(
     assert event.subject == user_id
     eventually(lambda: drained(database_url), what="outbox drained")
     assert httpx.get(f"{restarted.url}/v1/users/{user_id}", headers=ADMIN).status_code == 200
+
+
+def test_concurrent_relay_keeps_each_users_events_in_order(
+    start_user: StartUser, sink: CloudEventSink, database_url: str
+) -> None:
+    sink.delay(0.01)
+    service = start_user(RELAY_CONCURRENCY="6")
+    sink.down()  # build a backlog, so batches hold many users' events at once
+    expected: dict[str, list[str]] = {}
+    for index in range(12):
+        user = create_user(service.url, f"user-{index}")
+        target = f"{service.url}/v1/users/{user['id']}"
+        assert httpx.patch(target, json={"name": f"renamed-{index}"}, headers=ADMIN).is_success
+        assert httpx.delete(target, headers=ADMIN).status_code == 204
+        expected[user["id"]] = ["user.storeUser", "user.updateUser", "user.deleteUser"]
+    sink.up()
+    events = sink.wait_for_events(36, timeout=60)
+    eventually(lambda: drained(database_url), what="outbox drained")
+    for user_id, types in expected.items():
+        assert [e.type for e in events if e.subject == user_id] == types
+    assert all(count == 1 for count in sink.raw_counts().values())

@@ -228,3 +228,83 @@ def test_a_relay_without_a_sink_only_maintains(tmp_path: Path, stop_first: bool)
         assert await statuses(queue) == [("pending", 0, None)] * 2
 
     run(tmp_path, 2, scenario)
+
+
+class SlowSender(ScriptedSender):
+    """Takes a moment per send and records how many sends overlapped."""
+
+    def __init__(self, script: Iterable[SendResult] = ()) -> None:
+        super().__init__(script)
+        self.active: dict[str, int] = {}
+        self.most_at_once = 0
+        self.same_subject_overlap = False
+
+    async def send(self, event: CloudEvent) -> SendResult:
+        subject = str(event.subject)
+        if self.active.get(subject):
+            self.same_subject_overlap = True
+        self.active[subject] = self.active.get(subject, 0) + 1
+        self.most_at_once = max(self.most_at_once, sum(self.active.values()))
+        try:
+            await asyncio.sleep(0.01)
+            return await super().send(event)
+        finally:
+            self.active[subject] -= 1
+
+
+def run_subjects(tmp_path: Path, subjects: list[str], scenario: Scenario) -> None:
+    """Like `run`, but with the given subject per event."""
+
+    async def main() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
+        try:
+            await Migrations(MIGRATIONS).upgrade(engine)
+            factory = EventFactory("/test", "http://127.0.0.1:3000")
+            ids = []
+            for subject in subjects:
+                now = datetime.now(UTC)
+                item = factory.build("user.updateUser", subject, {"id": subject}, now)
+                async with engine.begin() as connection:
+                    await insert_outbox_row(connection, item, now)
+                ids.append(item.id)
+            await scenario(OutboxQueue(engine), ids)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def test_concurrent_relay_keeps_each_subjects_order(tmp_path: Path) -> None:
+    subjects = ["a", "b", "a", "c", "d", "a", "b", "e"]
+
+    async def scenario(queue: OutboxQueue, ids: list[str]) -> None:
+        sender = SlowSender()
+        timing = RelayTiming(batch_size=20, concurrency=4)
+        assert await OutboxRelay(queue, sender, "r1", timing).deliver_due() is None
+        assert sorted(e.id for e in sender.sent) == sorted(ids)
+        for subject in set(subjects):
+            expected = [i for i, s in zip(ids, subjects, strict=True) if s == subject]
+            assert [e.id for e in sender.sent if e.subject == subject] == expected
+        assert not sender.same_subject_overlap
+        assert 1 < sender.most_at_once <= 4
+        assert [s for s, _, _ in await statuses(queue)] == ["delivered"] * len(ids)
+
+    run_subjects(tmp_path, subjects, scenario)
+
+
+def test_concurrent_relay_starts_nothing_new_after_a_retriable_failure(tmp_path: Path) -> None:
+    subjects = [f"s{i}" for i in range(12)]
+
+    async def scenario(queue: OutboxQueue, ids: list[str]) -> None:
+        sender = SlowSender([retry()])
+        timing = RelayTiming(batch_size=20, concurrency=3, backoff_base=1.0, backoff_max=1.0)
+        delay = await OutboxRelay(queue, sender, "r1", timing).deliver_due()
+        assert delay is not None
+        # The first send failed; only the sends already started went on.
+        assert len(sender.sent) <= 3
+        rows = await statuses(queue)
+        assert rows[0] == ("pending", 1, None)
+        assert all(claimed is None for _, _, claimed in rows)
+        assert sum(1 for s, _, _ in rows if s == "delivered") == len(sender.sent) - 1
+
+    run_subjects(tmp_path, subjects, scenario)

@@ -9,20 +9,22 @@ before it is committed, and a failed commit fails every waiter of that batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
-from sqlalchemy import Table, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Table, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import metrics
+from audit.tables import RawJson
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class GroupCommitWriter:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._connection: AsyncConnection | None = None
         self._postgres = engine.dialect.name == "postgresql"
 
     def start(self) -> None:
@@ -111,6 +114,23 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def _writer_connection(self) -> AsyncConnection:
+        # One connection kept for the writer: no pool checkout and reset per batch.
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+        return self._connection
+
+    async def _drop_connection(self) -> None:
+        """After a failure the connection may be broken: the next batch gets a new one."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+                await connection.close()
 
     async def _run(self) -> None:
         while True:
@@ -182,15 +202,20 @@ class GroupCommitWriter:
         by_table: dict[Table, list[dict[str, Any]]] = {}
         for job in jobs:
             by_table.setdefault(job.table, []).extend(job.rows)
-        async with self._engine.begin() as connection:
-            if self._postgres:
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_ORDER_LOCK}
-                )
-            stored = {
-                table: await self._insert_rows(connection, table, rows)
-                for table, rows in by_table.items()
-            }
+        connection = await self._writer_connection()
+        try:
+            async with connection.begin():
+                if self._postgres:
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_ORDER_LOCK}
+                    )
+                stored = {
+                    table: await self._insert_rows(connection, table, rows)
+                    for table, rows in by_table.items()
+                }
+        except BaseException:
+            await self._drop_connection()
+            raise
         for table, rows in by_table.items():
             metrics.BATCH_ROWS.observe(len(rows))
             duplicates = len(rows) - stored[table]
@@ -201,7 +226,92 @@ class GroupCommitWriter:
         self, connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]
     ) -> int:
         """Insert, skipping rows whose key is stored already; return how many were new."""
-        dialect = postgresql if self._postgres else sqlite
-        statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.seq)
-        result = await connection.execute(statement, rows)
-        return len(result.all())
+        insert = _INSERTS[self._postgres]
+        result = await connection.exec_driver_sql(
+            insert.statement(table), insert.parameters(table, rows)
+        )
+        return int(result.rowcount)
+
+
+class _BulkInsert:
+    """One INSERT ... ON CONFLICT DO NOTHING for many rows, as driver-level SQL:
+    the hot path skips SQLAlchemy's per-row bind processing, and the database
+    reports how many rows were new (the rest were duplicates)."""
+
+    def __init__(self) -> None:
+        self._statements: dict[str, str] = {}
+
+    def statement(self, table: Table) -> str:
+        """The SQL for `table`, built once from its columns."""
+        if table.name not in self._statements:
+            self._statements[table.name] = self._build(table, _insert_columns(table))
+        return self._statements[table.name]
+
+    def _build(self, table: Table, columns: list[Column[Any]]) -> str:
+        raise NotImplementedError
+
+    def parameters(self, table: Table, rows: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+
+class _SqliteInsert(_BulkInsert):
+    """executemany of one row per event; sqlite3 sums the rows it inserted."""
+
+    def _build(self, table: Table, columns: list[Column[Any]]) -> str:
+        names = ", ".join(column.name for column in columns)
+        marks = ", ".join("?" for _ in columns)
+        # Names come from the table definition, never from a request.
+        return f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
+
+    def parameters(self, table: Table, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        names = [column.name for column in _insert_columns(table)]
+        times: dict[datetime, str] = {}
+        for row in rows:
+            moment = row["received_at"]
+            if moment not in times:
+                times[moment] = sqlite_datetime(moment)
+        return [
+            tuple(times[row[name]] if name == "received_at" else row[name] for name in names)
+            for row in rows
+        ]
+
+
+class _PostgresInsert(_BulkInsert):
+    """One statement whatever the row count: a column per array, zipped by unnest."""
+
+    _ARRAY_TYPES: ClassVar[dict[str, str]] = {
+        "received_at": "timestamptz[]",
+        "data": "bytea[]",
+        "error_code": "int[]",
+    }
+
+    def _build(self, table: Table, columns: list[Column[Any]]) -> str:
+        names = [column.name for column in columns]
+        arrays = ", ".join(
+            f"${i}::{self._ARRAY_TYPES.get(name, 'text[]')}" for i, name in enumerate(names, 1)
+        )
+        values = ", ".join(
+            f"{name}::jsonb" if isinstance(column.type, RawJson) else name
+            for name, column in zip(names, columns, strict=True)
+        )
+        # Names come from the table definition, never from a request.
+        return (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
+            f"SELECT {values} FROM unnest({arrays}) AS batch({', '.join(names)}) "
+            "ON CONFLICT DO NOTHING"
+        )
+
+    def parameters(self, table: Table, rows: list[dict[str, Any]]) -> tuple[list[Any], ...]:
+        return tuple([row[column.name] for row in rows] for column in _insert_columns(table))
+
+
+def _insert_columns(table: Table) -> list[Column[Any]]:
+    return [column for column in table.columns if column.name != "seq"]
+
+
+def sqlite_datetime(moment: datetime) -> str:
+    """`moment` in UTC as SQLAlchemy's SQLite DateTime stores it (and reads it back)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+_INSERTS: dict[bool, _BulkInsert] = {False: _SqliteInsert(), True: _PostgresInsert()}

@@ -17,6 +17,11 @@ from tests.support.secrets_scan import SecretSet, assert_clean, scan_http, scan_
 from tests.support.stack import LocalStack
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "21"))
+#: 8 attempts over 63.5 s instead of k8s/broker.yaml's 6 over 15.5 s. On a loaded
+#: 2-core machine a restart can take 10 s, so two audit kills can fall inside one
+#: event's 15.5 s and dead-letter it: that is the documented outage budget of the
+#: configuration (docs/reliability.md), not what this test measures.
+CHAOS_DELIVERY = {"retry": 7}
 
 
 @pytest.mark.slow
@@ -26,7 +31,7 @@ def test_sigkill_every_process_under_load(
 ) -> None:
     secrets = SecretSet()
     passwords = [secrets.password(f"load worker {i} password") for i in range(4)]
-    stack = LocalStack(tmp_path)
+    stack = LocalStack(tmp_path, broker_delivery=CHAOS_DELIVERY)
     secrets.add("USER_ADMIN_TOKEN", stack.user_admin_token)
     secrets.add("AUDIT_READ_TOKEN", stack.audit_read_token)
     with stack, httpx.Client(timeout=10) as client:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.chaos import report
 from tests.chaos.harness import bugs_logged, kill_and_restart, run_under_faults
+from tests.chaos.test_kills import CHAOS_DELIVERY
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.secrets_scan import (
     SecretSet,
@@ -26,9 +27,7 @@ from tests.support.secrets_scan import (
 )
 from tests.support.stack import LocalStack
 
-FAULTS = int(os.environ.get("CHAOS_PG_FAULTS", "6"))
-#: No new audit-side fault for this long after one is repaired: see FaultSchedule.
-QUIET_AFTER = {"postgres": 8.0, "audit": 8.0}
+FAULTS = int(os.environ.get("CHAOS_PG_FAULTS", "12"))
 
 
 @pytest.fixture
@@ -74,6 +73,7 @@ def test_postgres_outages_and_kills_under_load(
             "user": private_postgres.create_database(),
             "audit": private_postgres.create_database(),
         },
+        broker_delivery=CHAOS_DELIVERY,
     )
     secrets.add("USER_ADMIN_TOKEN", stack.user_admin_token)
     secrets.add("AUDIT_READ_TOKEN", stack.audit_read_token)
@@ -91,12 +91,11 @@ def test_postgres_outages_and_kills_under_load(
             stack,
             client,
             passwords=passwords,
-            targets=("postgres", "user", "postgres", "broker", "postgres", "audit"),
+            targets=("postgres", "user", "broker", "audit"),
             count=FAULTS,
             inject=inject,
             rng=rng,
             seed=chaos_seed,
-            quiet_after=QUIET_AFTER,
         )
         report.record("chaos", "postgres", run.figures)
         print(run.figures)

@@ -165,7 +165,12 @@ def requests(draw: st.DrawFn, paths: st.SearchStrategy[str]) -> Request:
             if n.lower() not in ("content-length", "host", "transfer-encoding")
         ]
         return "POST", path, found, draw(st.one_of(json_value.map(dumps), st.binary(max_size=200)))
-    event = {"specversion": "1.0", "id": event_id, "source": "/fuzz", "type": "fuzz.t"}
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/fuzz",
+        "type": "fuzz.t",
+    }
     event.update(
         draw(st.dictionaries(st.from_regex(r"\A[a-z0-9]{1,20}\Z"), json_value, max_size=4))
     )
@@ -288,10 +293,11 @@ def test_audit_stream_parameters(fuzz_stack: LocalStack) -> None:
         def one(query: list[tuple[str, str]], last: bytes | None) -> None:
             nonlocal sent
             sent += 1
-            headers: dict[str, str | bytes] = dict(auth)
+            headers = [(k.encode(), v.encode()) for k, v in auth.items()]
             if last is not None:
-                headers["Last-Event-ID"] = last
-            with client.stream("GET", "/v1/events/stream", params=query, headers=headers) as r:
+                headers.append((b"last-event-id", last))
+            params = httpx.QueryParams(tuple(query))
+            with client.stream("GET", "/v1/events/stream", params=params, headers=headers) as r:
                 statuses[r.status_code] += 1
                 assert r.status_code in (200, 400), (query, last, r.status_code)
                 if r.status_code == 400:

@@ -173,6 +173,6 @@ def test_no_password_written_anywhere(stack_and_pg: tuple[LocalStack, str | None
 
         wait_until(audit_count, lambda n: n >= 6, timeout=30, what="all user events in audit")
         hits = scan_local_stack(stack, secrets, postgres_admin_dsn=admin_dsn, client=client)
-    for index, body in enumerate(responses):
-        hits += scan_bytes(f"response {index}", body, secrets)
+    for index, content in enumerate(responses):
+        hits += scan_bytes(f"response {index}", content, secrets)
     assert_clean(hits)

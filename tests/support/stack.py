@@ -71,6 +71,9 @@ class LocalStack:
     `database_urls`: per service (`user`, `audit`) `DATABASE_URL`, e.g. PostgreSQL.
     `data_dirs`: per service DATA_DIR overrides (e.g. audit on a small tmpfs).
     `env`: extra environment per service (`broker`, `audit`, `user`).
+    `broker_delivery`: fields to override in the Broker's `spec.delivery` (e.g.
+    `{"retry": 7}`); the broker then reads a patched copy of k8s/broker.yaml from `root`,
+    the Triggers still from k8s/triggers.yaml.
     """
 
     generate = "generate"
@@ -84,6 +87,7 @@ class LocalStack:
         database_urls: Mapping[str, str] | None = None,
         data_dirs: Mapping[str, Path] | None = None,
         env: Mapping[str, Mapping[str, str]] | None = None,
+        broker_delivery: Mapping[str, object] | None = None,
         event_source: str = "/apis/v1/namespaces/user-audit/user",
         fast: bool = True,
         ready_path: str = "/readyz",
@@ -124,11 +128,14 @@ class LocalStack:
             log_dir=self.logs,
             ready_path=ready_path,
         )
+        manifests = [REPO / m for m in BROKER_MANIFESTS]
+        if broker_delivery:
+            manifests[0] = self._patched_broker(manifests[0], broker_delivery)
         self.broker = ServiceProcess(
             "broker",
             env={
                 **common("broker"),
-                "BROKER_MANIFESTS": ",".join(str(REPO / m) for m in BROKER_MANIFESTS),
+                "BROKER_MANIFESTS": ",".join(str(m) for m in manifests),
                 "BROKER_SERVICES": f"audit={self.audit.url}",
                 "BROKER_WATCH": "false",
                 **extra["broker"],
@@ -148,6 +155,16 @@ class LocalStack:
             user_env.update(FAST_RELAY)
         user_env.update(extra["user"])
         self.user = ServiceProcess("user", env=user_env, log_dir=self.logs, ready_path=ready_path)
+
+    def _patched_broker(self, source: Path, delivery: Mapping[str, object]) -> Path:
+        documents = list(yaml.safe_load_all(source.read_text()))
+        for document in documents:
+            if isinstance(document, dict) and document.get("kind") == "Broker":
+                document.setdefault("spec", {}).setdefault("delivery", {}).update(delivery)
+        target = self.root / "manifests" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+        return target
 
     # ------------------------------------------------------------------ addresses
     @property

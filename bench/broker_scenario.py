@@ -18,7 +18,6 @@ from bench import results as r
 from bench.diagnostics import broker_notes, scrape
 from bench.runner import Load, measured_run, new_run_id, run_load, wrk_metrics
 from bench.scenarios import BINARY, Context, Scenario
-from bench.servers import server_group
 
 NAMESPACE = "bench"
 BROKER = "default"
@@ -77,7 +76,7 @@ def broker_scenario() -> Scenario:
         settings = ctx.settings
         ingress_runs: list[dict[str, float]] = []
         delivery_runs: list[dict[str, float]] = []
-        with server_group(ctx.work_root, "broker", keep=ctx.keep_dirs) as group:
+        with ctx.servers("broker") as group:
             # The subscriber shares the generator's CPU: the broker keeps its own core.
             sink = group.start("sink", "bench.baselines.ceiling", cpus=settings.generator_cpus)
             manifests = group.work_dir / "manifests"

@@ -28,7 +28,7 @@ from bench import results as r
 from bench.diagnostics import audit_notes, broker_notes, scrape, user_notes
 from bench.runner import Load, measured_run, new_run_id, run_load, wrk_metrics
 from bench.scenarios import Context, Scenario
-from bench.servers import Server, ServerGroup, server_group
+from bench.servers import Server, ServerGroup
 from bench.stats import percentile
 
 STORE_USER = "user.storeUser"
@@ -131,7 +131,7 @@ def saturation(name: str, label: str, argon2: Mapping[str, str]) -> Scenario:
         settings = ctx.settings
         runs: list[dict[str, float]] = []
         with (
-            server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group,
+            ctx.servers(name) as group,
             httpx.Client(timeout=10.0) as client,
         ):
             stack = start_stack(group, ctx, argon2)
@@ -386,7 +386,7 @@ def latency(
     def run(ctx: Context) -> list[r.ConfigResult]:
         rate, offered = _offered_rate(ctx, half_of)
         runs: list[dict[str, float]] = []
-        with server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group:
+        with ctx.servers(name) as group:
             stack = start_stack(group, ctx, argon2)
             # A short warm-up at the same rate, then one measured run (it is 10 s long).
             asyncio.run(

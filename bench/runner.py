@@ -23,6 +23,8 @@ class BenchSettings:
     warmup_s: float = 2.0
     generator_cpus: set[int] | None = None
     server_cpus: set[int] | None = None
+    niceness: int | None = None
+    """Priority for every process the bench starts (None: leave it as inherited)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def run_load(
         connections=load.connections,
         cpus=settings.generator_cpus,
         timeout_s=load.timeout_s,
+        niceness=settings.niceness,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,12 @@ class Context:
     keep_dirs: bool = False
     done: list[r.ConfigResult] = field(default_factory=list)
     """Results measured so far in this bench run (later scenarios may adapt to them)."""
+
+    def servers(self, name: str) -> AbstractContextManager[ServerGroup]:
+        """A fresh group of servers for one configuration, in its own temp dir."""
+        return server_group(
+            self.work_root, name, keep=self.keep_dirs, niceness=self.settings.niceness
+        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def _single_server(
     single = SingleServer(name, label, kind, module, load, unit, setup, env, diagnose)
 
     def run(ctx: Context) -> list[r.ConfigResult]:
-        with server_group(ctx.work_root, name, keep=ctx.keep_dirs) as group:
+        with ctx.servers(name) as group:
             server = single.start(group, ctx)
             runs = saturate(server.url, load, [server], ctx.settings, prefix=name, log=ctx.log)
             notes = single.notes(server)
@@ -114,9 +120,7 @@ def run_interleaved(singles: Sequence[SingleServer], ctx: Context) -> list[r.Con
     with ExitStack() as stack:
         servers: dict[str, Server] = {}
         for single in singles:
-            group = stack.enter_context(
-                server_group(ctx.work_root, single.name, keep=ctx.keep_dirs)
-            )
+            group = stack.enter_context(ctx.servers(single.name))
             servers[single.name] = single.start(group, ctx)
         ctx.log(f"- started {', '.join(servers)}; warming up")
         for single in singles:

@@ -26,6 +26,20 @@ def pin_process(pid: int, cpus: set[int]) -> None:
             continue
 
 
+def prioritize(pid: int, niceness: int) -> bool:
+    """Set every thread of `pid` to `niceness` (Linux keeps it per thread; new threads
+    inherit it). False when not permitted (raising priority needs root/CAP_SYS_NICE)."""
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(task), niceness)
+            except ProcessLookupError:
+                continue
+    except PermissionError:
+        return False
+    return True
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process, all its threads included."""
     with open(f"/proc/{pid}/stat", "rb") as stat:
@@ -74,8 +88,9 @@ class Server:
 class ServerGroup:
     """Servers started for one configuration, stopped together (in reverse order)."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, niceness: int | None = None) -> None:
         self.work_dir = work_dir
+        self.niceness = niceness
         self.servers: list[Server] = []
 
     def start(
@@ -101,12 +116,16 @@ class ServerGroup:
         process.start(wait=False)
         server = Server(name, process, cpus)
         self.servers.append(server)
-        if cpus:
-            pin_process(server.pid, cpus)
+        self._place(server)
         process.wait_ready(timeout)
-        if cpus:
-            pin_process(server.pid, cpus)  # threads started while it came up
+        self._place(server)  # threads started while it came up
         return server
+
+    def _place(self, server: Server) -> None:
+        if server.cpus:
+            pin_process(server.pid, server.cpus)
+        if self.niceness is not None:
+            prioritize(server.pid, self.niceness)
 
     def stop_all(self) -> None:
         for server in reversed(self.servers):
@@ -118,10 +137,12 @@ class ServerGroup:
 
 
 @contextmanager
-def server_group(root: Path, name: str, *, keep: bool = False) -> Iterator[ServerGroup]:
+def server_group(
+    root: Path, name: str, *, keep: bool = False, niceness: int | None = None
+) -> Iterator[ServerGroup]:
     """A ServerGroup in a fresh temporary directory, removed afterwards unless `keep`."""
     work_dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
-    group = ServerGroup(work_dir)
+    group = ServerGroup(work_dir, niceness)
     try:
         yield group
     finally:

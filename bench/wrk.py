@@ -191,6 +191,7 @@ def run_wrk(
     threads: int = 1,
     cpus: set[int] | None = None,
     timeout_s: float = 10.0,
+    niceness: int | None = None,
 ) -> WrkRun:
     """Run wrk to completion (bounded by `duration_s` plus a margin) and parse it."""
     command = wrk_command(
@@ -206,6 +207,8 @@ def run_wrk(
     def pin() -> None:
         if cpus:
             os.sched_setaffinity(0, cpus)
+        if niceness is not None:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
 
     started_at = time.time()
     begin = time.monotonic()

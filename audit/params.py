@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.datastructures import QueryParams
 
 from audit.queries import EventFilter, InvalidCursor, Order, decode_cursor
+from common.events import InvalidEvent
+from common.events.attributes import check_string, check_time
 from common.web.errors import ApiError
 
 DEFAULT_LIMIT = 50
@@ -20,35 +22,46 @@ def _bad(parameter: str, detail: str) -> ApiError:
 
 def _values(params: QueryParams, name: str) -> tuple[str, ...]:
     # `?type=a&type=b` means "a or b" (no comma splitting: a source may hold commas).
-    return tuple(value for value in params.getlist(name) if value)
+    values = tuple(value for value in params.getlist(name) if value)
+    for value in values:
+        if not is_attribute_string(value):
+            raise _bad(name, f"{name} holds a character no CloudEvents attribute can hold")
+    return values
+
+
+def is_attribute_string(value: str) -> bool:
+    """Whether a stored attribute could equal `value` (no control characters and
+    the like; PostgreSQL text cannot even hold U+0000)."""
+    try:
+        check_string("value", value)
+    except InvalidEvent:
+        return False
+    return True
 
 
 def _moment(params: QueryParams, name: str) -> datetime | None:
     value = params.get(name)
-    if not value:
+    if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError:
+        check_time(value)  # strict RFC 3339, as for the events' own `time`
+        return datetime.fromisoformat(value.upper())
+    except (InvalidEvent, ValueError):
         raise _bad(
             name, f"{name} must be an RFC 3339 timestamp, e.g. 2026-11-27T10:00:00Z"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def event_filter(params: QueryParams) -> EventFilter:
     """`type`, `source`, `subject`, `id` (each repeatable), `since`
     (inclusive) and `until` (exclusive) on receive time, `q` (bytes in the data)."""
-    since, until = _moment(params, "since"), _moment(params, "until")
-    if since is not None and until is not None and since > until:
-        raise _bad("until", "until must not be earlier than since")
     return EventFilter(
         types=_values(params, "type"),
         sources=_values(params, "source"),
         subjects=_values(params, "subject"),
         ids=_values(params, "id"),
-        since=since,
-        until=until,
+        since=_moment(params, "since"),
+        until=_moment(params, "until"),
         text=params.get("q") or None,
     )
 
@@ -56,7 +69,7 @@ def event_filter(params: QueryParams) -> EventFilter:
 def limit(params: QueryParams) -> int:
     """`limit`: 1..1000, default 50."""
     value = params.get("limit")
-    if value is None or value == "":
+    if value is None:
         return DEFAULT_LIMIT
     if not _is_number(value) or not 1 <= int(value) <= MAX_LIMIT:
         raise _bad("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
@@ -65,7 +78,7 @@ def limit(params: QueryParams) -> int:
 
 def order(params: QueryParams, default: Order = "desc") -> Order:
     """`order`: `desc` (newest first, the default for lists) or `asc`."""
-    value = params.get("order") or default
+    value = params.get("order", default)
     if value == "desc":
         return "desc"
     if value == "asc":

@@ -68,7 +68,8 @@ class ReadApi:
             source, event_id = _key_from_path(request, prefix)
         except UnicodeDecodeError as exc:
             raise ApiError(400, "invalid_parameter", "path is not valid UTF-8") from exc
-        row = await self._store.one(table, source, event_id)
+        known = params.is_attribute_string(source) and params.is_attribute_string(event_id)
+        row = await self._store.one(table, source, event_id) if known else None
         if row is None:
             raise ApiError(
                 404, "not_found", "no event with this source and id", source=source, id=event_id

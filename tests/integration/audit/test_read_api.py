@@ -121,7 +121,9 @@ def test_bad_parameters_get_400_json(client: httpx.Client) -> None:
         {"order": "sideways"},
         {"since": "yesterday"},
         {"cursor": "bm90LW91cnM"},
-        {"since": "2026-11-27T10:00:00Z", "until": "2026-11-27T09:00:00Z"},
+        {"since": ""},
+        {"id": "\x00"},
+        {"until": "2026-11-27"},
     ):
         response = client.get("/v1/events", params=params)
         assert response.status_code == 400, params
@@ -149,6 +151,7 @@ def test_one_event_by_url_encoded_source_and_id(client: httpx.Client) -> None:
     found = client.get(path)
     missing = client.get(f"/v1/events/{quote(ce.source, safe='')}/nope")
     malformed = client.get("/v1/events/only-one-segment")
+    impossible = client.get(f"/v1/events/{quote(ce.source, safe='')}/%00")
 
     assert found.status_code == 200
     assert found.json()["id"] == ce.id
@@ -156,6 +159,7 @@ def test_one_event_by_url_encoded_source_and_id(client: httpx.Client) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
     assert malformed.status_code == 404
+    assert impossible.status_code == 404
 
 
 def test_stats_count_stored_events_per_type(client: httpx.Client) -> None:

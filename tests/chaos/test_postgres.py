@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import bugs_logged, kill_and_restart, run_under_faults
+from tests.chaos.harness import RESTART_TIMEOUT, bugs_logged, kill_and_restart, run_under_faults
 from tests.chaos.test_kills import CHAOS_DELIVERY
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.secrets_scan import (
@@ -27,7 +27,7 @@ from tests.support.secrets_scan import (
 )
 from tests.support.stack import LocalStack
 
-FAULTS = int(os.environ.get("CHAOS_PG_FAULTS", "12"))
+FAULTS = int(os.environ.get("CHAOS_PG_FAULTS", "6"))
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def postgres_outage(
         time.sleep(rng.uniform(0.5, 3.0))  # the outage's length: a fault parameter
         server.start()
         for process in (stack.audit, stack.user):
-            process.wait_ready(30)
+            process.wait_ready(RESTART_TIMEOUT)
 
     return inject
 
@@ -91,7 +91,7 @@ def test_postgres_outages_and_kills_under_load(
             stack,
             client,
             passwords=passwords,
-            targets=("postgres", "user", "broker", "audit"),
+            targets=("postgres", "user", "postgres", "broker", "postgres", "audit"),
             count=FAULTS,
             inject=inject,
             rng=rng,

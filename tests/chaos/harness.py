@@ -34,6 +34,12 @@ STORE_USER = "user.storeUser"
 #: A plain restart must be ready within this. Generous: on a 2-core machine shared with
 #: other builds, a Python service has been seen to need 30 s just to import.
 RESTART_TIMEOUT = 60.0
+#: The Broker's delivery in the SIGKILL and PostgreSQL runs: 8 attempts over 63.5 s
+#: instead of k8s/broker.yaml's 6 over 15.5 s. On a loaded 2-core machine a restart can
+#: take 10 s, so two audit kills can fall inside one event's 15.5 s and dead-letter it:
+#: that is the documented outage budget of the configuration (docs/reliability.md),
+#: not what these runs measure.
+CHAOS_DELIVERY = {"retry": 7}
 DIRECT_SOURCE = "/chaos/direct"
 
 

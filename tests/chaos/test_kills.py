@@ -12,16 +12,11 @@ import httpx
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import bugs_logged, kill_and_restart, run_under_faults
+from tests.chaos.harness import CHAOS_DELIVERY, bugs_logged, kill_and_restart, run_under_faults
 from tests.support.secrets_scan import SecretSet, assert_clean, scan_http, scan_paths
 from tests.support.stack import LocalStack
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "21"))
-#: 8 attempts over 63.5 s instead of k8s/broker.yaml's 6 over 15.5 s. On a loaded
-#: 2-core machine a restart can take 10 s, so two audit kills can fall inside one
-#: event's 15.5 s and dead-letter it: that is the documented outage budget of the
-#: configuration (docs/reliability.md), not what this test measures.
-CHAOS_DELIVERY = {"retry": 7}
 
 
 @pytest.mark.slow

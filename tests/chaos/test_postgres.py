@@ -15,8 +15,13 @@ import httpx
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import RESTART_TIMEOUT, bugs_logged, kill_and_restart, run_under_faults
-from tests.chaos.test_kills import CHAOS_DELIVERY
+from tests.chaos.harness import (
+    CHAOS_DELIVERY,
+    RESTART_TIMEOUT,
+    bugs_logged,
+    kill_and_restart,
+    run_under_faults,
+)
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.secrets_scan import (
     SecretSet,

@@ -51,6 +51,8 @@ PRODUCTION_ARGON2 = {
 }
 # Clearly not for production: what the numbers look like when hashing is nearly free.
 CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64", "ARGON2_PARALLELISM": "1"}
+# The relay's opt-in concurrent sends (each user's events still in order).
+CONCURRENT_RELAY = {"RELAY_CONCURRENCY": "16"}
 
 POLL_S = 0.01
 SENT_PER_S = r.SENT_PER_S
@@ -67,9 +69,12 @@ DRAIN_S = "drain_s"
 
 
 def argon2_label(env: Mapping[str, str]) -> str:
+    """The user service's settings that matter here, as a label for results.md."""
     memory = int(env["ARGON2_MEMORY_KIB"])
     size = f"{memory // 1024} MiB" if memory >= 1024 else f"{memory} KiB"
-    return f"argon2id t={env['ARGON2_TIME_COST']}, m={size}, p={env['ARGON2_PARALLELISM']}"
+    label = f"argon2id t={env['ARGON2_TIME_COST']}, m={size}, p={env['ARGON2_PARALLELISM']}"
+    relay = env.get("RELAY_CONCURRENCY", "1 (default: strict creation order)")
+    return f"{label}; RELAY_CONCURRENCY={relay}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,9 @@ def wait_stored(client: httpx.Client, audit_url: str, target: int) -> tuple[int,
 
 
 def saturation(name: str, label: str, argon2: Mapping[str, str]) -> Scenario:
+    """wrk on POST /v1/user, then wait until audit stores every event; `argon2` is the
+    user service's extra environment (hash cost, relay concurrency)."""
+
     def run(ctx: Context) -> list[r.ConfigResult]:
         settings = ctx.settings
         runs: list[dict[str, float]] = []
@@ -479,5 +487,15 @@ def e2e_scenarios() -> list[Scenario]:
             "201 -> queryable, CHEAP argon2id",
             CHEAP_ARGON2,
             half_of="e2e-saturation-cheap",
+        ),
+        saturation(
+            "e2e-saturation-cheap-relay16",
+            "end to end, CHEAP argon2id, RELAY_CONCURRENCY=16",
+            {**CHEAP_ARGON2, **CONCURRENT_RELAY},
+        ),
+        latency(
+            "e2e-latency-cheap-relay16",
+            "201 -> queryable, CHEAP argon2id, RELAY_CONCURRENCY=16",
+            {**CHEAP_ARGON2, **CONCURRENT_RELAY},
         ),
     ]

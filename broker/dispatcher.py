@@ -288,7 +288,8 @@ class TriggerLane:
         loop = asyncio.get_running_loop()
         due = loop.time() + wait
         heapq.heappush(self.delayed, (due, delivery.id, delivery))
-        if self._timer is None or self._timer.when() > due:
+        # uvloop's call_at returns a plain Handle (no when()) when its time had passed: due now.
+        if self._timer is None or getattr(self._timer, "when", lambda: 0.0)() > due:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = loop.call_at(due, self._on_timer)

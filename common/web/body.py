@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from common.web.errors import ApiError
 
@@ -14,18 +15,35 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "payload_too_large", f"request body exceeds {limit} bytes", limit=limit)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or 413 as soon as it is known to exceed `limit` bytes."""
+# A slow-body client must not hold a worker slot and a connection forever.
+BODY_TIMEOUT = 10.0
+
+
+async def read_body(request: Request, limit: int, deadline: float = BODY_TIMEOUT) -> bytes:
+    """The whole body, or 413 as soon as it is known to exceed `limit` bytes,
+    or 408 when it does not arrive within `deadline` seconds."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"request body did not arrive within {deadline:g} s",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        # Nobody will read the answer; a 4xx keeps it out of the error log and metrics.
+        raise ApiError(400, "client_disconnected", "the client closed the connection") from None
     return b"".join(chunks)
 
 

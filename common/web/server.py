@@ -8,6 +8,7 @@ import uvicorn
 
 from common.logs import configure_logging
 from common.settings import ServiceSettings
+from common.web.protocol import HeaderTimeoutProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ def serve(factory: str, settings: ServiceSettings, service: str) -> None:
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        http=HeaderTimeoutProtocol,
+        # Past this many connections+tasks uvicorn answers 503 instead of running out of fds.
+        limit_concurrency=2048,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=20,
         reload=settings.reload,

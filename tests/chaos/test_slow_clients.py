@@ -103,13 +103,6 @@ def test_slow_clients_do_not_starve_others(user: ServiceProcess) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "uvicorn has no request-header or body read timeout (timeout_keep_alive only "
-        "starts after a response); see docs/reliability.md, 'Slow clients'"
-    ),
-)
 def test_slow_clients_are_cut_off(user: ServiceProcess) -> None:
     idle = connect(user.port)  # connects, then sends nothing at all
     header = slow_header(user.port)

@@ -51,7 +51,7 @@ def draw(report: BenchReport, path: Path) -> None:
             xytext=(4, 0),
             textcoords="offset points",
         )
-    left.set_title("Throughput (median of runs, min-max bars)")
+    left.set_title("Throughput\n(median of runs, min-max bars)")
 
     p50 = [c.median(r.P50_MS) or 0.0 for c in configs]
     p99 = [c.median(r.P99_MS) or 0.0 for c in configs]
@@ -59,8 +59,8 @@ def draw(report: BenchReport, path: Path) -> None:
     right.barh([y + 0.2 for y in positions], p99, height=0.4, label="p99", color="#1f4e79")
     right.set_xscale("log")
     right.set_xlabel("latency, ms, log scale")
-    right.set_title("Latency (wrk at saturation; e2e rows: 201 -> queryable)")
-    right.legend(loc="lower right")
+    right.set_title("Latency p50 / p99\n(wrk at saturation; 201 rows: open loop)")
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     for axis in (left, right):
         axis.grid(axis="x", which="both", alpha=0.3)
     figure.suptitle(

@@ -225,6 +225,7 @@ def _main(args: argparse.Namespace) -> int:
             shutil.copytree(work, kept)
             _log(f"temp dirs kept in {kept}")
     bench_report.wall_s = time.monotonic() - started
+    markdown.parent.mkdir(parents=True, exist_ok=True)
     report.write(bench_report, markdown, raw)
     chart.draw(bench_report, png)
     print(report.render_terminal(bench_report))

@@ -24,7 +24,8 @@ class BrokerSettings(ServiceSettings):
     # `name=url` or `name.namespace=url`, comma-separated: where a `ref` to a v1 Service goes.
     broker_services: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # Deliveries in flight at once per Trigger; a slow subscriber only fills its own.
-    broker_delivery_concurrency: int = Field(default=64, ge=1, le=10_000)
+    # httpcore's pool bookkeeping grows with requests in flight; 8 per Trigger measured best.
+    broker_delivery_concurrency: int = Field(default=8, ge=1, le=10_000)
     # Deliveries held in memory per Trigger; the rest wait in the queue file.
     broker_backlog_limit: int = Field(default=10_000, ge=10)
     # Connections kept open to all subscribers together.

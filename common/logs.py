@@ -62,6 +62,8 @@ def configure_logging(service: str, level: str = "info") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic logs every plugin and each readiness probe's context; services log the outcome.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at INFO; our relay/dispatcher log outcomes themselves.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -131,7 +131,9 @@ class LiveTail:
     async def _frames(self, where: EventFilter, last: int) -> AsyncIterator[bytes]:
         yield b"retry: %d\n: live tail after seq %d\n\n" % (RETRY_MS, last)
         quiet_since = time.monotonic()
+        last_read = 0.0
         while not self._signal.closed:
+            last_read = time.monotonic()
             try:
                 upto = await self._store.max_seq(events)
                 while last < upto:
@@ -149,5 +151,6 @@ class LiveTail:
                 quiet_since = time.monotonic()
             await self._signal.wait(self._poll)
             if not self._signal.closed:
-                # Throttle only: the next read still takes everything up to the newest seq.
-                await asyncio.sleep(MIN_INTERVAL)
+                # Throttle only (at most one read per MIN_INTERVAL): an event after a
+                # quiet spell goes out at once; the next read takes everything anyway.
+                await asyncio.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - last_read)))

@@ -161,8 +161,6 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
             },
         )
         await migrations.upgrade(engine)
-        # The readiness probe inspects the schema; alembic would log each probe at INFO.
-        logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
         await hasher.warm_up()
         writes.start()
         relay.start()

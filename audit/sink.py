@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from audit import metrics
+from audit.event_data import check_event_data
 from audit.records import dead_letter_row, event_row
 from audit.tables import dead_letters, events
 from audit.writer import GroupCommitWriter, StoreUnavailable
@@ -21,6 +22,7 @@ from common.web.body import read_body
 from common.web.errors import ApiError
 
 RowBuilder = Callable[[CloudEvent, str, datetime], dict[str, Any]]
+EventCheck = Callable[[CloudEvent], None]
 RETRY_AFTER_SECONDS = "1"
 
 
@@ -40,7 +42,7 @@ class Sink:
 
     async def receive(self, request: Request) -> Response:
         """`POST /`: store the events of a binary, structured or batch request."""
-        mode, stored = await self._store(request, events, event_row)
+        mode, stored = await self._store(request, events, event_row, check_event_data)
         for (event_type, event_mode), count in Counter(
             (metrics.type_label(row["type"]), mode) for row in stored
         ).items():
@@ -54,11 +56,15 @@ class Sink:
         return Response(status_code=202)
 
     async def _store(
-        self, request: Request, table: Table, build: RowBuilder
+        self, request: Request, table: Table, build: RowBuilder, check: EventCheck | None = None
     ) -> tuple[str, list[dict[str, Any]]]:
         try:
             body = await read_body(request, self._max_body_bytes)
             message = parse_http(request.scope["headers"], body, max_batch=self._max_batch_size)
+            if check is not None:
+                # A batch is refused whole, before anything in it is stored.
+                for event in message.events:
+                    check(event)
         except CloudEventError as exc:
             metrics.REJECTED.labels(exc.code).inc()
             raise

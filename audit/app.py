@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,7 +33,7 @@ from audit.writer import GroupCommitWriter
 from common.db import create_engine
 from common.migrations import Migrations
 from common.settings import load_settings
-from common.web.errors import EXCEPTION_HANDLERS
+from common.web.errors import EXCEPTION_HANDLERS, json_error
 from common.web.health import ReadinessCheck, health_routes
 from common.web.observability import ObservabilityMiddleware
 
@@ -50,6 +51,24 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
+}
+
+
+async def _store_unavailable(_: Request, exc: Exception) -> Response:
+    logger.warning("read failed, the store is unavailable: %s", type(exc).__name__)
+    return json_error(
+        503,
+        "store_unavailable",
+        "the event store cannot be read right now; retry",
+        {"Retry-After": "1"},
+    )
+
+
+# A read that fails because the database is unreachable is a 503, not a 500.
+READ_EXCEPTION_HANDLERS = {
+    **EXCEPTION_HANDLERS,
+    SQLAlchemyError: _store_unavailable,
+    OSError: _store_unavailable,
 }
 
 
@@ -197,6 +216,6 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(ObservabilityMiddleware)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=READ_EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

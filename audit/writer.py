@@ -109,14 +109,18 @@ class GroupCommitWriter:
         return future
 
     async def close(self) -> None:
-        """Commit what is queued, then stop the writer task."""
+        """Commit what is queued, then stop the writer task (a commit hung for
+        longer than the stall timeout is abandoned: it was never acknowledged)."""
         self._closing = True
         self._wakeup.set()
         if self._task is not None:
-            await self._task
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self._stall_timeout)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        await self._drop_connection()
 
     async def _writer_connection(self) -> AsyncConnection:
         # One connection kept for the writer: no pool checkout and reset per batch.

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,9 @@ def event(
     source: str = SOURCE,
     **attributes: Any,
 ) -> CloudEvent:
-    """A valid event with JSON data (`{"n": ...}` unless given)."""
-    payload = orjson.dumps(data if data is not None else {"n": time.monotonic_ns()})
+    """A valid event; its data, unless given, is `{"id": "<uuid>"}` as the user
+    service's events carry (audit refuses user.* events without a string id)."""
+    payload = orjson.dumps(data if data is not None else {"id": str(uuid.uuid4())})
     return new_event(type=type, source=source, data=payload, **attributes)
 
 

@@ -150,6 +150,10 @@ def test_database_down_answers_503_and_acknowledges_only_what_is_stored(
         assert refused.json()["error"] == "store_unavailable"
         assert refused.headers["retry-after"]
         assert client.get("/healthz").status_code == 200
+        unreadable = client.get("/v1/events")
+        assert unreadable.status_code == 503
+        assert unreadable.json()["error"] == "store_unavailable"
+        assert client.get("/v1/events/stream").status_code == 503
 
         own_postgres.start()
         wait_until(

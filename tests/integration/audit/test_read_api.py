@@ -65,8 +65,8 @@ def test_filters_by_receive_time_range(client: httpx.Client) -> None:
 
 
 def test_free_text_search_matches_bytes_of_the_data(client: httpx.Client) -> None:
-    needle = event(data={"name": "Zoë Needle"})
-    hay = event(data={"name": "Other"})
+    needle = event(data={"id": "u-1", "name": "Zoë Needle"})
+    hay = event(data={"id": "u-2", "name": "Other"})
     post_binary(client, needle)
     post_binary(client, hay)
 

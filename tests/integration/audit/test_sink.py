@@ -208,7 +208,7 @@ def test_oversized_bodies_and_batches_get_413(tmp_path: Path, database_url: str)
     ).start()
     try:
         with httpx.Client(base_url=service.url, timeout=30) as client:
-            big = post_binary(client, event(data={"pad": "x" * 4096}))
+            big = post_binary(client, event(data={"id": "big", "pad": "x" * 4096}))
             many = post_batch(client, [event() for _ in range(4)])
             fits = post_batch(client, [event() for _ in range(3)])
 

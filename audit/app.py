@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,10 +26,10 @@ from audit.queries import EventStore
 from audit.read_api import ReadApi
 from audit.responses import JsonResponse
 from audit.settings import AuditSettings
-from audit.sink import Sink
+from audit.sink import RETRY_AFTER_SECONDS, Sink
 from audit.stream import CommitSignal, LiveTail
 from audit.writer import GroupCommitWriter
-from common.db import create_engine
+from common.db import STORE_UNAVAILABLE, create_engine
 from common.migrations import Migrations
 from common.settings import load_settings
 from common.web.errors import EXCEPTION_HANDLERS, json_error
@@ -55,20 +54,19 @@ PAGE_HEADERS = {
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> Response:
-    logger.warning("read failed, the store is unavailable: %s", type(exc).__name__)
+    logger.warning("request failed, the store is unavailable: %s", type(exc).__name__)
     return json_error(
         503,
         "store_unavailable",
         "the event store cannot be read right now; retry",
-        {"Retry-After": "1"},
+        {"Retry-After": RETRY_AFTER_SECONDS},
     )
 
 
-# A read that fails because the database is unreachable is a 503, not a 500.
-READ_EXCEPTION_HANDLERS = {
+# A request that fails because the database is unreachable is a 503, not a 500.
+APP_EXCEPTION_HANDLERS = {
     **EXCEPTION_HANDLERS,
-    SQLAlchemyError: _store_unavailable,
-    OSError: _store_unavailable,
+    **dict.fromkeys(STORE_UNAVAILABLE, _store_unavailable),
 }
 
 
@@ -90,7 +88,7 @@ def _on_stop_signal(callback: Callable[[], None]) -> None:
         signal.signal(number, handler)
 
 
-class _Store:
+class _StoreLifecycle:
     """Schema migration (retried until the database answers), then the writer."""
 
     def __init__(self, engine: AsyncEngine, writer: GroupCommitWriter) -> None:
@@ -142,7 +140,7 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
         stall_timeout=settings.store_timeout_seconds,
         on_commit=commits.notify,
     )
-    store = _Store(engine, writer)
+    store = _StoreLifecycle(engine, writer)
     events = EventStore(engine)
     sink = Sink(
         writer,
@@ -216,6 +214,6 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(ObservabilityMiddleware)],
-        exception_handlers=READ_EXCEPTION_HANDLERS,
+        exception_handlers=APP_EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -7,6 +7,7 @@ import base64
 import binascii
 import codecs
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from common.events.json_format import is_json_content_type
 
 # PostgreSQL's jsonb cannot hold U+0000; such data stays stored as bytes only.
 _JSONB_UNSAFE = b"\\u0000"
+_INTEGER = re.compile(r"-?[0-9]{1,10}")
 
 
 def queryable_json(data: bytes | None, content_type: str | None) -> str | None:
@@ -61,13 +63,13 @@ def dead_letter_row(event: CloudEvent, mode: str, received_at: datetime) -> dict
 
 
 def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
+    # An HTTP status in binary mode arrives as text; anything that is not a
+    # 32-bit integer (the column's type) is kept in `attributes` only.
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
+    return value if -(2**31) <= value < 2**31 else None
 
 
 def _json_data(data: bytes) -> Any:

@@ -84,3 +84,16 @@ def test_an_invalid_dead_letter_gets_400(client: httpx.Client) -> None:
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_event"
+
+
+def test_an_error_code_that_is_no_status_is_kept_as_text_only(client: httpx.Client) -> None:
+    odd = [_dead(knativeerrorcode=code) for code in ("99999999999", "²", "5xx")]
+    for ce in odd:
+        assert post_binary(client, ce, path="/dead-letter").status_code == 202
+
+    letters = all_items(client, "/v1/dead-letters")
+
+    assert [item["error"]["code"] for item in letters] == [None, None, None]
+    assert sorted(item["attributes"]["knativeerrorcode"] for item in letters) == sorted(
+        ["99999999999", "²", "5xx"]
+    )

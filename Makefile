@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-PYTEST_ARGS ?=
+# Integration and e2e tests mostly wait on real processes: 3 workers overlap that on 2 cores.
+PYTEST_ARGS ?= -n 3 --durations=25
 
 .PHONY: run test lint fmt typecheck unit bench cluster cluster-down images env clean
 

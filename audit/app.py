@@ -119,10 +119,13 @@ class _StoreLifecycle:
         logger.info("store ready", extra={"schema": self.migrations.head})
 
     def checks(self) -> Mapping[str, ReadinessCheck]:
-        """Readiness: the database answers and is at head, and the writer runs."""
+        """Readiness: the database answers and is at head, and the writer runs and
+        can commit (after a failed commit, e.g. a full disk, until a write succeeds)."""
 
         async def writer() -> str | None:
-            return None if self.writer.running else "not accepting writes yet"
+            if not self.writer.running:
+                return "not accepting writes yet"
+            return await self.writer.probe() if self.writer.failing else None
 
         return {"database": lambda: self.migrations.check(self.engine), "writer": writer}
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import metrics
 from audit.tables import RawJson
+from common.db import STORE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class GroupCommitWriter:
         self._engine = engine
         self._stall_timeout = stall_timeout
         self._stalled = False
+        # Set by a failed commit, cleared by the next one that succeeds (or a probe).
+        self.failing = False
         self._max_batch_rows = max_batch_rows
         self._max_pending_rows = max_pending_rows
         self._on_commit = on_commit
@@ -121,6 +124,23 @@ class GroupCommitWriter:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
         await self._drop_connection()
+
+    async def probe(self) -> str | None:
+        """After a failed commit: None once a real write commits again (readiness).
+
+        A flag alone would keep a pod out of service forever, since no traffic
+        reaches an unready pod to clear it; so readiness tries a write itself.
+        """
+        try:
+            async with self._engine.begin() as connection:
+                # Rewrites one row in place: a real write (journal, pages) that changes nothing.
+                await connection.execute(
+                    text("UPDATE alembic_version SET version_num = version_num")
+                )
+        except STORE_UNAVAILABLE as exc:
+            return f"writes fail: {type(exc).__name__}"
+        self.failing = False
+        return None
 
     async def _writer_connection(self) -> AsyncConnection:
         # One connection kept for the writer: no pool checkout and reset per batch.
@@ -180,6 +200,7 @@ class GroupCommitWriter:
             timer.cancel()
             self._stalled = False
         if failure is None:
+            self.failing = False
             metrics.STORE_LATENCY.observe(time.perf_counter() - started)
             for job in jobs:
                 if not job.future.done():
@@ -190,6 +211,7 @@ class GroupCommitWriter:
             for job in jobs:
                 await self._commit([job])
         else:
+            self.failing = True
             metrics.STORE_FAILURES.inc()
             logger.error(
                 "store write failed: %s: %s",

@@ -106,7 +106,9 @@ def test_graceful_restart_keeps_pending_retries(start_broker: StartBroker) -> No
     assert "Application shutdown complete" in broker.process.log_text()
     with Subscriber(port=port) as subscriber:
         broker.process.start()
-        subscriber.wait_for(len(ids), timeout=20)
+        # Linear backoff grows while the subscriber is absent: on a loaded CI machine the
+        # slow shutdown leaves retries several seconds out, hence the generous deadline.
+        subscriber.wait_for(len(ids), timeout=60)
         assert {r.ce["id"] for r in subscriber.settle(0.3)} == ids
     # Finished deliveries leave the queue: the depth gauge falls back to zero.
     deadline = time.monotonic() + 5

@@ -1,0 +1,319 @@
+"""The real processes the hostile properties run against, each on a free port with its
+own temp data dir, started the way the integration tests start them.
+
+`BrokerTarget`: `python -m broker` with three Triggers to a `Recorder`: `all` (every
+event, subscriber answers 202), `fail` (type prefix `fuzz.fail`, subscriber answers 500:
+one retry, then the dead-letter sink) and two CESQL Triggers that cast an attribute the
+fuzzer fills (`fuzznum > 0`, `ABS(fuzznum) > 0`). `AuditTarget`: `python -m audit` on SQLite or PostgreSQL.
+`UserTarget`: `python -m user` with its relay sending to a `Recorder`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import yaml
+
+from tests.fuzz.recorder import Recorder
+from tests.fuzz.wire import Header, Reply, exchange
+from tests.support.processes import ServiceProcess
+from tests.support.stack import FAST_HASHING, FAST_RELAY
+
+NAMESPACE = "fuzz"
+BROKER = "default"
+#: How long an accepted event may take to reach its subscriber or dead-letter sink. The
+#: Triggers retry once after 10 ms, so this is all headroom for a loaded CI machine.
+DELIVERY_DEADLINE = 10.0
+
+
+def _trigger(name: str, path: str, filters: list[Any] | None = None, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"broker": BROKER, "subscriber": {"uri": path}, **spec}
+    if filters is not None:
+        body["filters"] = filters
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Trigger",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": body,
+    }
+
+
+def broker_manifests(subscriber: str) -> list[dict[str, Any]]:
+    delivery = {
+        "retry": 1,
+        "backoffPolicy": "linear",
+        "backoffDelay": "PT0.01S",
+        "timeout": "PT5S",
+        "deadLetterSink": {"uri": f"{subscriber}/dls"},
+    }
+    return [
+        {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Broker",
+            "metadata": {"name": BROKER, "namespace": NAMESPACE},
+            "spec": {"delivery": delivery},
+        },
+        _trigger("all", f"{subscriber}/all"),
+        _trigger("fail", f"{subscriber}/fail", [{"prefix": {"type": "fuzz.fail"}}]),
+        # An implicit cast (string to integer) and a function's cast of the same value.
+        _trigger("cesql", f"{subscriber}/cesql", [{"cesql": "fuzznum > 0"}]),
+        _trigger("cesql-fn", f"{subscriber}/cesql", [{"cesql": "ABS(fuzznum) > 0"}]),
+    ]
+
+
+_DEPTH = re.compile(rb"^broker_queue_depth\{[^}]*\} ([0-9.e+-]+)$", re.MULTILINE)
+
+
+class BrokerTarget:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.recorder = Recorder()
+        self.process: ServiceProcess | None = None
+
+    def __enter__(self) -> BrokerTarget:
+        self.recorder.__enter__()
+        manifest = self.root / "manifests.yaml"
+        manifest.write_text(yaml.safe_dump_all(broker_manifests(self.recorder.url)))
+        self.process = ServiceProcess(
+            "broker",
+            env={
+                "BROKER_MANIFESTS": str(manifest),
+                "DATA_DIR": str(self.root / "data"),
+                "BROKER_SERVICES": "",
+                "BROKER_WATCH": "false",
+                "DATABASE_URL": "",
+                "RELOAD": "false",
+            },
+            log_dir=self.root,
+            ready_path="/readyz",
+        ).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.kill()
+        self.recorder.__exit__()
+
+    @property
+    def port(self) -> int:
+        assert self.process is not None
+        return self.process.port
+
+    @property
+    def ingress(self) -> str:
+        return f"/{NAMESPACE}/{BROKER}"
+
+    def send(self, headers: list[Header], body: bytes = b"{}", **kwargs: Any) -> Reply:
+        return exchange(self.port, "POST", self.ingress, headers, body, **kwargs)
+
+    def queue_depth(self) -> float:
+        assert self.process is not None
+        text = httpx.get(self.process.url + "/metrics", timeout=10).content
+        return sum(float(v) for v in _DEPTH.findall(text))
+
+    def metrics_size(self) -> int:
+        assert self.process is not None
+        return len(httpx.get(self.process.url + "/metrics", timeout=10).content)
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        try:
+            return httpx.get(self.process.url + "/readyz", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def reached(self, event_id: str, event_type: str) -> bool:
+        """Wait until the event reached every destination it must reach: the `all`
+        subscriber, and for a failing type the dead-letter sink as well."""
+        if not self.recorder.wait_for("/all", event_id, DELIVERY_DEADLINE):
+            return False
+        if event_type.startswith("fuzz.fail"):
+            return self.recorder.wait_for("/dls", event_id, DELIVERY_DEADLINE)
+        return True
+
+    def drained(self, timeout: float = 20.0) -> float:
+        """Poll until the queue depth is 0; the depth left at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            depth = self.queue_depth()
+            if depth == 0 or time.monotonic() >= deadline:
+                return depth
+            time.sleep(0.05)
+
+
+def binary_event(event_id: str, event_type: str = "fuzz.ok") -> list[Header]:
+    return [
+        (b"ce-specversion", b"1.0"),
+        (b"ce-id", event_id.encode()),
+        (b"ce-source", b"/fuzz"),
+        (b"ce-type", event_type.encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+
+def new_id() -> str:
+    return f"fuzz-{uuid.uuid4().hex}"
+
+
+class AuditTarget:
+    def __init__(
+        self, root: Path, database_url: str = "", env: Mapping[str, str] | None = None
+    ) -> None:
+        self.root = root
+        self.database_url = database_url
+        self.env = dict(env or {})
+        self.token = f"audit-read-{uuid.uuid4().hex}"
+        self.process: ServiceProcess | None = None
+        #: Distinct events the sink accepted (202), so an export must have this many lines.
+        self.accepted = 0
+
+    def __enter__(self) -> AuditTarget:
+        self.process = ServiceProcess(
+            "audit",
+            env={
+                "DATA_DIR": str(self.root / "data"),
+                "DATABASE_URL": self.database_url,
+                "RELOAD": "false",
+                "AUDIT_READ_TOKEN": self.token,
+                **self.env,
+            },
+            log_dir=self.root,
+            ready_path="/readyz",
+        ).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.kill()
+
+    @property
+    def port(self) -> int:
+        assert self.process is not None
+        return self.process.port
+
+    @property
+    def url(self) -> str:
+        assert self.process is not None
+        return self.process.url
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(self.url + "/readyz", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def read_problems(self, source: str, event_id: str) -> list[str]:
+        """Every read path a user has, for one stored event; what failed (empty: all
+        worked). The list, the event by key, the export (complete: as many lines as
+        events accepted, and a clean end) and the live tail replaying it."""
+        problems: list[str] = []
+        key = f"/v1/events/{quote(source, safe='')}/{quote(event_id, safe='')}"
+        with httpx.Client(base_url=self.url, headers=self.auth, timeout=20) as client:
+            for what, path, query in [
+                ("GET /v1/events", "/v1/events", {"limit": "5"}),
+                ("GET /v1/events/<key>", key, {}),
+            ]:
+                try:
+                    answer = client.get(path, params=query)
+                except httpx.HTTPError as exc:
+                    problems.append(f"{what}: no answer ({exc!r})")
+                    continue
+                if answer.status_code != 200:
+                    problems.append(f"{what}: {answer.status_code} {answer.text[:200]}")
+            problems += self._export_problems(client)
+            problems += self._tail_problems(client, source, event_id)
+        return problems
+
+    def _export_problems(self, client: httpx.Client) -> list[str]:
+        lines = 0
+        try:
+            with client.stream("GET", "/v1/events/export") as response:
+                if response.status_code != 200:
+                    response.read()
+                    return [f"export: {response.status_code} {response.text[:200]}"]
+                for line in response.iter_lines():
+                    if line.strip():
+                        json.loads(line)
+                        lines += 1
+        except (httpx.HTTPError, ValueError) as exc:
+            return [f"export broke off after {lines} lines: {exc!r}"]
+        if lines != self.accepted:
+            return [f"export: {lines} lines for {self.accepted} accepted events (200, cut short)"]
+        return []
+
+    def _tail_problems(self, client: httpx.Client, source: str, event_id: str) -> list[str]:
+        deadline = time.monotonic() + 15
+        try:
+            with client.stream(
+                "GET",
+                "/v1/events/stream",
+                params={"source": source, "id": event_id},
+                headers={"Last-Event-ID": "0"},
+            ) as response:
+                if response.status_code != 200:
+                    response.read()
+                    return [f"live tail: {response.status_code} {response.text[:200]}"]
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        return []
+                    if time.monotonic() > deadline:
+                        return ["live tail: the event did not come in 15 s"]
+        except httpx.HTTPError as exc:
+            return [f"live tail broke off before the event: {exc!r}"]
+        return ["live tail ended before the event"]
+
+
+class UserTarget:
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.env = dict(env or {})
+        self.recorder = Recorder()
+        self.token = f"user-admin-{uuid.uuid4().hex}"
+        self.process: ServiceProcess | None = None
+
+    def __enter__(self) -> UserTarget:
+        self.recorder.__enter__()
+        self.process = ServiceProcess(
+            "user",
+            env={
+                "DATA_DIR": str(self.root / "data"),
+                "DATABASE_URL": "",
+                "RELOAD": "false",
+                "K_SINK": self.recorder.url + "/user",
+                "K_CE_OVERRIDES": "",
+                "USER_ADMIN_TOKEN": self.token,
+                **FAST_HASHING,
+                **FAST_RELAY,
+                **self.env,
+            },
+            log_dir=self.root,
+            ready_path="/readyz",
+        ).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.kill()
+        self.recorder.__exit__()
+
+    @property
+    def url(self) -> str:
+        assert self.process is not None
+        return self.process.url
+
+    @property
+    def port(self) -> int:
+        assert self.process is not None
+        return self.process.port

@@ -123,9 +123,9 @@ def run_property(
     def one(example: Any) -> None:
         if not LONG_CASES:
             key = repr(example)
-            if first_failure and key not in failed:
-                if time.monotonic() - first_failure[0] > SHRINK_SECONDS:
-                    reject()  # shrink budget spent: no new candidates, keep the best so far
+            spent = bool(first_failure) and time.monotonic() - first_failure[0] > SHRINK_SECONDS
+            if spent and key not in failed:
+                reject()  # shrink budget spent: no new candidates, keep the best so far
             tally.cases += 1
             try:
                 check(example, tally)

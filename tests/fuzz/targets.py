@@ -4,7 +4,8 @@ own temp data dir, started the way the integration tests start them.
 `BrokerTarget`: `python -m broker` with three Triggers to a `Recorder`: `all` (every
 event, subscriber answers 202), `fail` (type prefix `fuzz.fail`, subscriber answers 500:
 one retry, then the dead-letter sink) and two CESQL Triggers that cast an attribute the
-fuzzer fills (`fuzznum > 0`, `ABS(fuzznum) > 0`). `AuditTarget`: `python -m audit` on SQLite or PostgreSQL.
+fuzzer fills (`fuzznum > 0`, `ABS(fuzznum) > 0`).
+`AuditTarget`: `python -m audit` on SQLite or PostgreSQL.
 `UserTarget`: `python -m user` with its relay sending to a `Recorder`.
 """
 

@@ -201,7 +201,9 @@ def test_audit_numbers_postgres(audit_postgres: AuditTarget) -> None:
         good = [(new_source(), uuid.uuid4().hex) for _ in range(30)]
         bad = [(new_source(), uuid.uuid4().hex) for _ in numbers]
         requests = [(binary(s, i), b'{"n":1}') for s, i in good]
-        requests += [(binary(s, i), b'{"n":%s}' % n.encode()) for (s, i), n in zip(bad, numbers)]
+        requests += [
+            (binary(s, i), b'{"n":%s}' % n.encode()) for (s, i), n in zip(bad, numbers, strict=True)
+        ]
         with ThreadPoolExecutor(len(requests)) as pool:
             futures = [pool.submit(exchange, audit.port, "POST", "/", h, b) for h, b in requests]
             try:

@@ -24,6 +24,8 @@ from tests.fuzz.targets import UserTarget
 from tests.fuzz.wire import NoAnswer, exchange
 
 PER_USER = 5
+#: method, path, headers, body
+Case = tuple[str, str, list[tuple[bytes, bytes]], bytes]
 
 WEIGHTS.update(user_login_burst=0.2, user_hostile_requests=2)
 
@@ -93,13 +95,15 @@ def test_user_hostile_requests(user: UserTarget) -> None:
             lambda t: json.dumps({"name": t, "password": "long-enough-1"}).encode()
         ),
     )
-    signup = st.tuples(st.just("POST"), st.just("/v1/user"), st.just([]), body)
+    signup: st.SearchStrategy[Case] = st.tuples(
+        st.just("POST"), st.just("/v1/user"), st.just([]), body
+    )
     credentials = st.one_of(
         hostile.hostile_value.map(lambda v: b"Basic " + base64.b64encode(b"id:" + v)),
         hostile.hostile_value.map(lambda v: b"Basic " + v),
         hostile.hostile_value.map(lambda v: b"Bearer " + v),
     )
-    login = st.tuples(
+    login: st.SearchStrategy[Case] = st.tuples(
         st.just("GET"),
         st.sampled_from(["/v1/users", "/v1/users/1"]),
         st.tuples(st.just(b"authorization"), credentials).map(lambda h: [h]),
@@ -107,7 +111,7 @@ def test_user_hostile_requests(user: UserTarget) -> None:
     )
     requests = st.one_of(signup, login)
 
-    def check(case: tuple[str, str, list[tuple[bytes, bytes]], bytes], tally: Tally) -> None:
+    def check(case: Case, tally: Tally) -> None:
         method, path, headers, content = case
         headers = [*headers, (b"content-type", b"application/json")]
         what = f"{method} {path} {headers!r} {content[:60]!r} ({len(content)} bytes)"

@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Integration and e2e tests mostly wait on real processes: 3 workers overlap that on 2 cores.
 PYTEST_ARGS ?= -n 3 --durations=25
 
-.PHONY: run test lint fmt typecheck unit bench cluster cluster-down images env clean
+.PHONY: run test lint fmt typecheck unit bench fuzz cluster cluster-down images env clean
 
 run: env ## Start broker, audit and user locally (SQLite under .data/)
 	$(BIN)/python -m broker.stack
@@ -31,6 +31,14 @@ typecheck: env
 
 bench: env ## Side-by-side throughput/latency against the baselines
 	$(BIN)/python -m bench
+
+# Hostile-input fuzzing outside CI (CI runs a small derandomized sample of the same
+# properties in `make test`). Stops by itself; FUZZ_SEED=<seed> replays a run.
+CASES ?= 20000
+fuzz: env ## CASES hostile cases (default 20000) against real processes; totals at the end
+	FUZZ_CASES=$(CASES) $(BIN)/pytest -n 0 -p no:randomly -p no:schemathesis -q \
+	  tests/fuzz/test_hostile_broker.py tests/fuzz/test_hostile_audit.py \
+	  tests/fuzz/test_hostile_user.py
 
 cluster: ## kind cluster + pinned Knative Eventing + ingress controller
 	hack/cluster-up.sh

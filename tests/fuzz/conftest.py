@@ -3,13 +3,16 @@ and the figures printed at the end of the run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.chaos import report
+from tests.fuzz import harness
 from tests.support.stack import LocalStack
 
 #: Examples per operation and generation mode (positive and negative).
@@ -36,3 +39,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("reliability: fuzzing")
         for line in lines:
             terminalreporter.write_line(line)
+    if harness.TOTALS:
+        totals = harness.summary_lines()
+        terminalreporter.section("hostile fuzzing: totals")
+        for line in totals:
+            terminalreporter.write_line(line)
+        if harness.LONG_CASES:
+            # `make fuzz` points here for the figures docs/reliability.md reports.
+            target = report.REPORT_DIR / "fuzz-long-summary.txt"
+            with contextlib.suppress(OSError):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                target.write_text("\n".join([f"finished {stamp}", *totals]) + "\n")
+                terminalreporter.write_line(f"summary written to {target}")

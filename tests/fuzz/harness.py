@@ -41,6 +41,10 @@ EXPLICIT = os.environ.get("FUZZ_EXPLICIT", "1") != "0"
 #: delivery deadline per try); then it reports the smallest failing example so far.
 SHRINK_SECONDS = float(os.environ.get("FUZZ_SHRINK_SECONDS") or 45)
 
+#: pytest-timeout per property: every test stops by itself, the long run included
+#: (about 0.1 s a case on 2 loaded cores; a property gets at most all the cases).
+TEST_TIMEOUT = 600 + LONG_CASES // 2
+
 #: Share of a long run per property (normalised at run time).
 WEIGHTS: dict[str, float] = {}
 

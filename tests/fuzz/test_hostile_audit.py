@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import new_postgres_database
 from tests.fuzz import hostile
-from tests.fuzz.harness import WEIGHTS, Tally, Violation, run_property
+from tests.fuzz.harness import TEST_TIMEOUT, WEIGHTS, Tally, Violation, run_property
 from tests.fuzz.targets import AuditTarget
 from tests.fuzz.wire import Header, NoAnswer, Reply, exchange
 from tests.support.postgres import PostgresServer
@@ -37,6 +37,12 @@ WEIGHTS.update(
 def audit(tmp_path: Path) -> Iterator[AuditTarget]:
     with AuditTarget(tmp_path) as target:
         yield target
+
+
+def finish(audit: AuditTarget) -> None:
+    """Every accepted event is in the export and in a live tail from the start."""
+    problems = audit.final_problems()
+    assert not problems, "; ".join(problems)
 
 
 def new_source() -> str:
@@ -112,7 +118,7 @@ data_case = st.builds(DataCase, json_data, st.sampled_from(["binary", "structure
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_audit_event_data(audit: AuditTarget) -> None:
     """Deep (to 3,000, with and without newlines), huge and extreme-number JSON data."""
 
@@ -126,10 +132,11 @@ def test_audit_event_data(audit: AuditTarget) -> None:
         DataCase(b'{"n":1e-20000}', "structured"),
     ]
     run_property("audit_event_data", data_case, check, ci=25, explicit=corners)
+    finish(audit)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_audit_header_values(audit: AuditTarget) -> None:
     """Non-ASCII, latin-1 and control-character values in attribute headers."""
     names = st.sampled_from([b"ce-subject", b"ce-fuzzext", b"ce-dataschema", b"traceparent"])
@@ -141,10 +148,11 @@ def test_audit_header_values(audit: AuditTarget) -> None:
         store(audit, tally, headers, b"{}", (source, event_id), f"{name.decode()}: {value!r}")
 
     run_property("audit_header_values", st.tuples(names, hostile.hostile_value), check, ci=25)
+    finish(audit)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_audit_percent_encoding(audit: AuditTarget) -> None:
     """Extension values as the JavaScript SDK sends them (not percent-encoded): a `%`
     the spec leaves open is kept as literal text (202, stored as sent); what the spec
@@ -159,10 +167,11 @@ def test_audit_percent_encoding(audit: AuditTarget) -> None:
             raise Violation(f"{what}: {reply.status}; a `%` the spec leaves open is kept")
 
     run_property("audit_percent_encoding", hostile.percent_value, check, ci=25, explicit=["a b%c"])
+    finish(audit)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_audit_oversized_headers(audit: AuditTarget) -> None:
     """One value of up to 4 MiB, or up to 5,000 headers: answered, and past 1 MiB of
     header section refused with 431 (never stored, never a 5xx)."""
@@ -180,6 +189,7 @@ def test_audit_oversized_headers(audit: AuditTarget) -> None:
 
     biggest = [hostile.Oversize(b"ce-type", 4 * hostile.MIB, 0, 0)]
     run_property("audit_oversized_headers", hostile.oversize(names), check, ci=8, explicit=biggest)
+    finish(audit)
 
 
 @pytest.fixture
@@ -190,7 +200,7 @@ def audit_postgres(tmp_path: Path, postgres_server: PostgresServer | None) -> It
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_audit_numbers_postgres(audit_postgres: AuditTarget) -> None:
     """PostgreSQL's jsonb refuses numbers orjson reads (1e-20000): two such events
     among 30 concurrent ones must not cost the good ones their 202."""
@@ -225,3 +235,4 @@ def test_audit_numbers_postgres(audit_postgres: AuditTarget) -> None:
                 break  # one full read check per example keeps the cost down
 
     run_property("audit_numbers_postgres", cases, check, ci=8, explicit=[["1e-20000", "1e-20000"]])
+    finish(audit)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import strategies as st
 
 from tests.fuzz import hostile
-from tests.fuzz.harness import WEIGHTS, Tally, Violation, run_property
+from tests.fuzz.harness import TEST_TIMEOUT, WEIGHTS, Tally, Violation, run_property
 from tests.fuzz.targets import BrokerTarget, binary_event, new_id
 from tests.fuzz.wire import Header, NoAnswer, Reply
 
@@ -79,7 +79,7 @@ extension_name = st.sampled_from([b"ce-fuzzext", b"ce-subject", b"ce-fuzznum"])
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_header_values(broker: BrokerTarget) -> None:
     """Non-ASCII, latin-1 and control-character values in the headers the broker
     forwards (knative-*, traceparent, x-request-id...) and in extension attributes."""
@@ -97,7 +97,7 @@ def test_broker_header_values(broker: BrokerTarget) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_oversized_headers(broker: BrokerTarget) -> None:
     """One value of up to 4 MiB, or up to 5,000 headers: answered, capped (431 past
     1 MiB), and none of it reaches the unauthenticated /metrics."""
@@ -128,7 +128,7 @@ def test_broker_oversized_headers(broker: BrokerTarget) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_ttl(broker: BrokerTarget) -> None:
     """Absurd and malformed `ce-knativebrokerttl`, sent while ten valid events arrive
     at the same moment: the valid ones are all accepted, whatever the TTL does."""
@@ -163,7 +163,7 @@ def test_broker_ttl(broker: BrokerTarget) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_cesql_casts(broker: BrokerTarget) -> None:
     """Attribute values a CESQL Trigger casts (`INT(fuzznum)`): digit strings past
     int32, int64 and Python's 4,300-digit limit. An evaluation error is no match."""
@@ -207,7 +207,7 @@ data_case = st.builds(DataCase, json_data, st.booleans())
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_event_data(broker: BrokerTarget) -> None:
     """Deep, huge and extreme-number JSON as event data, binary and structured."""
 
@@ -231,7 +231,7 @@ def test_broker_event_data(broker: BrokerTarget) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_percent_encoding(broker: BrokerTarget) -> None:
     """`%`, `%zz`, truncated and valid UTF-8 escapes in extension values (the JS SDK
     sends them unencoded)."""
@@ -250,7 +250,7 @@ def test_broker_percent_encoding(broker: BrokerTarget) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_slow_peer(broker: BrokerTarget) -> None:
     """A client that sends the request head a few bytes at a time, well within the
     10 s head deadline, is served like any other."""
@@ -284,7 +284,7 @@ burst_member = st.one_of(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_burst(broker: BrokerTarget) -> None:
     """Up to 200 requests at once, valid and hostile mixed: every valid one is
     accepted, every accepted one arrives, the queue drains."""

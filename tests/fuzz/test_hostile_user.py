@@ -19,7 +19,7 @@ import pytest
 from hypothesis import strategies as st
 
 from tests.fuzz import hostile
-from tests.fuzz.harness import WEIGHTS, Tally, Violation, run_property
+from tests.fuzz.harness import TEST_TIMEOUT, WEIGHTS, Tally, Violation, run_property
 from tests.fuzz.targets import UserTarget
 from tests.fuzz.wire import NoAnswer, exchange
 
@@ -56,7 +56,7 @@ async def burst(url: str, user_id: str, size: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_user_login_burst(user: UserTarget) -> None:
     """N concurrent wrong passwords for one fresh user: at most the limit get a 401."""
 
@@ -83,7 +83,7 @@ def test_user_login_burst(user: UserTarget) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_user_hostile_requests(user: UserTarget) -> None:
     """Sign-up bodies nested 3,000 deep, huge, with extreme numbers or hostile names;
     credentials and headers with non-ASCII, latin-1 and control characters."""

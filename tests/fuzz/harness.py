@@ -110,12 +110,16 @@ def run_property(
     *,
     ci: int,
     explicit: Sequence[T] = (),
+    after_failure: Callable[[], None] | None = None,
 ) -> Tally:
     """Run `check` on examples of `strategy`: `ci` of them in CI, the property's share
     of FUZZ_CASES in a long run. Records the figures; raises on a violation.
 
     `explicit` examples run first in every profile: the far corners of the strategy
-    (e.g. the largest sizes), which a small derandomized sample may not reach."""
+    (e.g. the largest sizes), which a small derandomized sample may not reach.
+    `after_failure` runs before the example that follows a failed one: a fresh
+    process, so that what one example broke is not blamed on the next (hypothesis
+    shrinks on the assumption that examples are independent)."""
     tally = Tally(name)
     TOTALS.append(tally)
     target = examples_for(name, ci)
@@ -124,7 +128,19 @@ def run_property(
     failed: set[str] = set()
     first_failure: list[float] = []
 
+    broken = [False]
+
     def one(example: Any) -> None:
+        if broken[0] and after_failure is not None:
+            after_failure()
+        broken[0] = False
+        try:
+            checked(example)
+        except BaseException:
+            broken[0] = True
+            raise
+
+    def checked(example: Any) -> None:
         if not LONG_CASES:
             key = repr(example)
             spent = bool(first_failure) and time.monotonic() - first_failure[0] > SHRINK_SECONDS

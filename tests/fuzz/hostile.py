@@ -68,7 +68,9 @@ def is_valid_field_value(value: bytes) -> bool:
 HEADER_SIZES = [100, 4 * KIB, 8 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB, 4 * MIB]
 #: How many headers in one request.
 HEADER_COUNTS = [50, 100, 500, 1000, 5000]
-BODY_SIZES = [0, KIB, 64 * KIB, MIB - 1, MIB, MIB + 1, 4 * MIB]
+BODY_SIZES = [0, KIB, 64 * KIB, MIB - 8, MIB, MIB + 1, 4 * MIB]
+#: JSON strings whose encoding is about each of BODY_SIZES long (valid as event data).
+big_json_string = st.sampled_from(BODY_SIZES).map(lambda n: b'"' + sized(n, b"x") + b'"')
 
 
 def sized(size: int, pattern: bytes) -> bytes:

@@ -15,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -79,16 +79,32 @@ class BrokerTarget:
         self.root = root
         self.recorder = Recorder()
         self.process: ServiceProcess | None = None
+        self.generation = 0
 
     def __enter__(self) -> BrokerTarget:
         self.recorder.__enter__()
+        self._start()
+        return self
+
+    def fresh(self) -> None:
+        """After a failed example: when events are left in the queue or the broker is
+        not ready, start again on a new, empty queue file (stuck events would hold up
+        the next example's, across restarts)."""
+        if self.ready() and self.queue_depth() == 0:
+            return
+        assert self.process is not None
+        self.process.kill()
+        self._start()
+
+    def _start(self) -> None:
+        self.generation += 1
         manifest = self.root / "manifests.yaml"
         manifest.write_text(yaml.safe_dump_all(broker_manifests(self.recorder.url)))
         self.process = ServiceProcess(
             "broker",
             env={
                 "BROKER_MANIFESTS": str(manifest),
-                "DATA_DIR": str(self.root / "data"),
+                "DATA_DIR": str(self.root / f"data-{self.generation}"),
                 "BROKER_SERVICES": "",
                 "BROKER_WATCH": "false",
                 "DATABASE_URL": "",
@@ -97,7 +113,6 @@ class BrokerTarget:
             log_dir=self.root,
             ready_path="/readyz",
         ).start()
-        return self
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
@@ -165,12 +180,29 @@ def new_id() -> str:
     return f"fuzz-{uuid.uuid4().hex}"
 
 
+def ndjson_lines(response: httpx.Response) -> Iterator[bytes]:
+    """Lines split on LF only: httpx's `iter_lines` also splits on U+2028 and other
+    Unicode line breaks, which JSON strings may hold unescaped."""
+    pending = b""
+    for chunk in response.iter_bytes():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
+
+
 class AuditTarget:
     def __init__(
-        self, root: Path, database_url: str = "", env: Mapping[str, str] | None = None
+        self,
+        root: Path,
+        new_database: Callable[[], str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
-        self.database_url = database_url
+        self.new_database = new_database
+        self.generation = 0
+        self.poisoned = False
         self.env = dict(env or {})
         self.token = f"audit-read-{uuid.uuid4().hex}"
         self.process: ServiceProcess | None = None
@@ -182,11 +214,28 @@ class AuditTarget:
         self._checks = 0
 
     def __enter__(self) -> AuditTarget:
+        self._start()
+        return self
+
+    def fresh(self) -> None:
+        """After a failed example: when a read failed or audit is not ready, start again
+        on an empty store (the row that broke reads would break the next example's)."""
+        if not self.poisoned and self.ready():
+            return
+        assert self.process is not None
+        self.process.kill()
+        self._start()
+
+    def _start(self) -> None:
+        self.generation += 1
+        self.poisoned = False
+        self.accepted = 0
+        self._checks = 0
         self.process = ServiceProcess(
             "audit",
             env={
-                "DATA_DIR": str(self.root / "data"),
-                "DATABASE_URL": self.database_url,
+                "DATA_DIR": str(self.root / f"data-{self.generation}"),
+                "DATABASE_URL": self.new_database() if self.new_database else "",
                 "RELOAD": "false",
                 "AUDIT_READ_TOKEN": self.token,
                 **self.env,
@@ -194,7 +243,6 @@ class AuditTarget:
             log_dir=self.root,
             ready_path="/readyz",
         ).start()
-        return self
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
@@ -242,6 +290,7 @@ class AuditTarget:
             if self._checks % self.export_every == 0:
                 problems += self._export_problems(client)
             problems += self._tail_problems(client, source, event_id)
+        self.poisoned = self.poisoned or bool(problems)
         return problems
 
     def final_problems(self) -> list[str]:
@@ -255,8 +304,8 @@ class AuditTarget:
                 with client.stream(
                     "GET", "/v1/events/stream", headers={"Last-Event-ID": "0"}
                 ) as response:
-                    for line in response.iter_lines():
-                        frames += line.startswith("data:")
+                    for line in ndjson_lines(response):
+                        frames += line.startswith(b"data:")
                         if frames >= self.accepted or time.monotonic() > deadline:
                             break
             except httpx.HTTPError as exc:
@@ -272,7 +321,7 @@ class AuditTarget:
                 if response.status_code != 200:
                     response.read()
                     return [f"export: {response.status_code} {response.text[:200]}"]
-                for line in response.iter_lines():
+                for line in ndjson_lines(response):
                     if line.strip():
                         json.loads(line)
                         lines += 1
@@ -294,8 +343,8 @@ class AuditTarget:
                 if response.status_code != 200:
                     response.read()
                     return [f"live tail: {response.status_code} {response.text[:200]}"]
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
+                for line in ndjson_lines(response):
+                    if line.startswith(b"data:"):
                         return []
                     if time.monotonic() > deadline:
                         return ["live tail: the event did not come in 15 s"]

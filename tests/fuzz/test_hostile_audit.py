@@ -113,6 +113,7 @@ json_data = st.one_of(
     hostile.deep_json.map(lambda d: d.encode()),
     hostile.huge_json.map(lambda h: h.encode()),
     hostile.json_with_number(),
+    hostile.big_json_string,
 )
 data_case = st.builds(DataCase, json_data, st.sampled_from(["binary", "structured", "batch"]))
 
@@ -120,7 +121,8 @@ data_case = st.builds(DataCase, json_data, st.sampled_from(["binary", "structure
 @pytest.mark.slow
 @pytest.mark.timeout(TEST_TIMEOUT)
 def test_audit_event_data(audit: AuditTarget) -> None:
-    """Deep (to 3,000, with and without newlines), huge and extreme-number JSON data."""
+    """Deep (to 3,000, with and without newlines), huge and extreme-number JSON, and
+    bodies up to 4 MiB, as data in binary, structured and batch mode."""
 
     def check(case: DataCase, tally: Tally) -> None:
         source, event_id = new_source(), uuid.uuid4().hex
@@ -131,7 +133,9 @@ def test_audit_event_data(audit: AuditTarget) -> None:
         DataCase(hostile.DeepJson(1000, False, "\n").encode(), "binary"),
         DataCase(b'{"n":1e-20000}', "structured"),
     ]
-    run_property("audit_event_data", data_case, check, ci=25, explicit=corners)
+    run_property(
+        "audit_event_data", data_case, check, ci=25, explicit=corners, after_failure=audit.fresh
+    )
     finish(audit)
 
 
@@ -147,7 +151,13 @@ def test_audit_header_values(audit: AuditTarget) -> None:
         headers = [*binary(source, event_id), (name, value)]
         store(audit, tally, headers, b"{}", (source, event_id), f"{name.decode()}: {value!r}")
 
-    run_property("audit_header_values", st.tuples(names, hostile.hostile_value), check, ci=25)
+    run_property(
+        "audit_header_values",
+        st.tuples(names, hostile.hostile_value),
+        check,
+        ci=25,
+        after_failure=audit.fresh,
+    )
     finish(audit)
 
 
@@ -166,7 +176,14 @@ def test_audit_percent_encoding(audit: AuditTarget) -> None:
         if not hostile.is_strict_percent(value) and reply.status != 202:
             raise Violation(f"{what}: {reply.status}; a `%` the spec leaves open is kept")
 
-    run_property("audit_percent_encoding", hostile.percent_value, check, ci=25, explicit=["a b%c"])
+    run_property(
+        "audit_percent_encoding",
+        hostile.percent_value,
+        check,
+        ci=25,
+        explicit=["a b%c"],
+        after_failure=audit.fresh,
+    )
     finish(audit)
 
 
@@ -188,13 +205,20 @@ def test_audit_oversized_headers(audit: AuditTarget) -> None:
             raise Violation(f"{what}: {reply.status}, not 431 Request Header Fields Too Large")
 
     biggest = [hostile.Oversize(b"ce-type", 4 * hostile.MIB, 0, 0)]
-    run_property("audit_oversized_headers", hostile.oversize(names), check, ci=8, explicit=biggest)
+    run_property(
+        "audit_oversized_headers",
+        hostile.oversize(names),
+        check,
+        ci=8,
+        explicit=biggest,
+        after_failure=audit.fresh,
+    )
     finish(audit)
 
 
 @pytest.fixture
 def audit_postgres(tmp_path: Path, postgres_server: PostgresServer | None) -> Iterator[AuditTarget]:
-    with AuditTarget(tmp_path, new_postgres_database(postgres_server)) as target:
+    with AuditTarget(tmp_path, lambda: new_postgres_database(postgres_server)) as target:
         yield target
 
 
@@ -220,13 +244,13 @@ def test_audit_numbers_postgres(audit_postgres: AuditTarget) -> None:
                 replies = [f.result() for f in futures]
             except NoAnswer as exc:
                 raise tally.no_reply(exc, f"numbers {numbers}") from None
+        audit.accepted += sum(1 for r in replies if r.status == 202)
         for index, reply in enumerate(replies):
             tally.answered(reply, f"numbers {[n[:30] for n in numbers]}")
             if index < len(good) and reply.status != 202:
                 raise Violation(
                     f"a good event next to {[n[:30] for n in numbers]} got {reply.status}"
                 )
-        audit.accepted += sum(1 for r in replies if r.status == 202)
         for (source, event_id), reply in zip(good + bad, replies, strict=True):
             if reply.status == 202:
                 problems = audit.read_problems(source, event_id)
@@ -234,5 +258,12 @@ def test_audit_numbers_postgres(audit_postgres: AuditTarget) -> None:
                     raise Violation(f"numbers {numbers}: " + "; ".join(problems))
                 break  # one full read check per example keeps the cost down
 
-    run_property("audit_numbers_postgres", cases, check, ci=8, explicit=[["1e-20000", "1e-20000"]])
+    run_property(
+        "audit_numbers_postgres",
+        cases,
+        check,
+        ci=8,
+        explicit=[["1e-20000", "1e-20000"]],
+        after_failure=audit.fresh,
+    )
     finish(audit)

@@ -92,7 +92,7 @@ def test_broker_header_values(broker: BrokerTarget) -> None:
         headers = [*binary_event(new_id(), kind), (name, value)]
         deliver(broker, tally, headers, b"{}", f"{name.decode()}: {value!r}")
 
-    tally = run_property("broker_header_values", cases, check, ci=40)
+    tally = run_property("broker_header_values", cases, check, ci=40, after_failure=broker.fresh)
     finish(broker, tally)
 
 
@@ -122,7 +122,12 @@ def test_broker_oversized_headers(broker: BrokerTarget) -> None:
         hostile.Oversize(b"knative-fuzz", 0, 5000, 200),
     ]
     tally = run_property(
-        "broker_oversized_headers", hostile.oversize(names), check, ci=10, explicit=biggest
+        "broker_oversized_headers",
+        hostile.oversize(names),
+        check,
+        ci=10,
+        explicit=biggest,
+        after_failure=broker.fresh,
     )
     finish(broker, tally)
 
@@ -158,7 +163,7 @@ def test_broker_ttl(broker: BrokerTarget) -> None:
         if not broker.ready():
             raise Violation(f"ttl {ttl!r}: the broker is not ready afterwards")
 
-    tally = run_property("broker_ttl", hostile.ttl_value, check, ci=25)
+    tally = run_property("broker_ttl", hostile.ttl_value, check, ci=25, after_failure=broker.fresh)
     finish(broker, tally)
 
 
@@ -173,7 +178,12 @@ def test_broker_cesql_casts(broker: BrokerTarget) -> None:
         deliver(broker, tally, headers, b"{}", f"ce-fuzznum: {value[:40]!r} ({len(value)} chars)")
 
     tally = run_property(
-        "broker_cesql_casts", hostile.digit_string, check, ci=20, explicit=["8" * 5000]
+        "broker_cesql_casts",
+        hostile.digit_string,
+        check,
+        ci=20,
+        explicit=["8" * 5000],
+        after_failure=broker.fresh,
     )
     finish(broker, tally)
 
@@ -202,6 +212,7 @@ json_data = st.one_of(
     hostile.deep_json.map(lambda d: d.encode()),
     hostile.huge_json.map(lambda h: h.encode()),
     hostile.json_with_number(),
+    hostile.big_json_string,
 )
 data_case = st.builds(DataCase, json_data, st.booleans())
 
@@ -209,7 +220,8 @@ data_case = st.builds(DataCase, json_data, st.booleans())
 @pytest.mark.slow
 @pytest.mark.timeout(TEST_TIMEOUT)
 def test_broker_event_data(broker: BrokerTarget) -> None:
-    """Deep, huge and extreme-number JSON as event data, binary and structured."""
+    """Deep, huge and extreme-number JSON, and bodies up to 4 MiB, as event data,
+    binary and structured."""
 
     def check(case: DataCase, tally: Tally) -> None:
         event_id = new_id()
@@ -226,7 +238,7 @@ def test_broker_event_data(broker: BrokerTarget) -> None:
         else:
             deliver(broker, tally, headers, body, repr(case))
 
-    tally = run_property("broker_event_data", data_case, check, ci=25)
+    tally = run_property("broker_event_data", data_case, check, ci=25, after_failure=broker.fresh)
     finish(broker, tally)
 
 
@@ -245,7 +257,9 @@ def test_broker_percent_encoding(broker: BrokerTarget) -> None:
                 "as literal text"
             )
 
-    tally = run_property("broker_percent_encoding", hostile.percent_value, check, ci=25)
+    tally = run_property(
+        "broker_percent_encoding", hostile.percent_value, check, ci=25, after_failure=broker.fresh
+    )
     finish(broker, tally)
 
 
@@ -271,7 +285,7 @@ def test_broker_slow_peer(broker: BrokerTarget) -> None:
             tally.stuck += 1
             raise Violation(f"{what}: accepted, never delivered")
 
-    tally = run_property("broker_slow_peer", pace, check, ci=6)
+    tally = run_property("broker_slow_peer", pace, check, ci=6, after_failure=broker.fresh)
     finish(broker, tally)
 
 
@@ -316,5 +330,5 @@ def test_broker_burst(broker: BrokerTarget) -> None:
         if not broker.ready():
             raise Violation(f"burst of {len(members)}: the broker is not ready afterwards")
 
-    tally = run_property("broker_burst", bursts, check, ci=4)
+    tally = run_property("broker_burst", bursts, check, ci=4, after_failure=broker.fresh)
     finish(broker, tally)

@@ -26,6 +26,7 @@ from tests.support.postgres import PostgresServer
 
 WEIGHTS.update(
     audit_event_data=3,
+    audit_deep_json=1,
     audit_header_values=2,
     audit_percent_encoding=1,
     audit_oversized_headers=0.3,
@@ -134,8 +135,23 @@ def test_audit_event_data(audit: AuditTarget) -> None:
         DataCase(b'{"n":1e-20000}', "structured"),
     ]
     run_property(
-        "audit_event_data", data_case, check, ci=25, explicit=corners, after_failure=audit.fresh
+        "audit_event_data", data_case, check, ci=40, explicit=corners, after_failure=audit.fresh
     )
+    finish(audit)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TEST_TIMEOUT)
+def test_audit_deep_json(audit: AuditTarget) -> None:
+    """JSON nested around the parsers' limits (orjson 1024, Python's json about 1000),
+    compact or with spaces, tabs and newlines between the brackets."""
+
+    def check(deep: hostile.DeepJson, tally: Tally) -> None:
+        source, event_id = new_source(), uuid.uuid4().hex
+        headers = binary(source, event_id)
+        store(audit, tally, headers, deep.encode(), (source, event_id), repr(deep))
+
+    run_property("audit_deep_json", hostile.deep_json, check, ci=20, after_failure=audit.fresh)
     finish(audit)
 
 

@@ -188,10 +188,10 @@ EXTREME_NUMBERS = [
     "9" * 4301,
     "1" * 5000,
     "0." + "0" * 5000 + "1",
-    "1" + "0" * 131072,
 ]
 extreme_number = st.one_of(
     st.sampled_from(EXTREME_NUMBERS),
+    st.just(2**17).map(lambda n: "1" + "0" * n),  # built, not listed: keeps reprs short
     st.integers(1, 6000).map(lambda n: "7" * n),
     st.integers(-20000, 20000).map(lambda e: f"1e{e}"),
 )

@@ -282,6 +282,33 @@ percent_value = st.one_of(
 )
 
 
+def lenient_percent_decodes(value: str) -> bool:
+    """True when `value` has a `%` the spec leaves open (not followed by two hex
+    digits) and, with those kept as text, its escapes decode to valid UTF-8: what a
+    receiver that keeps such a `%` literally must accept."""
+    if is_strict_percent(value):
+        return False
+    raw = bytearray()
+    position = 0
+    while position < len(value):
+        escape = value[position + 1 : position + 3]
+        if (
+            value[position] == "%"
+            and len(escape) == 2
+            and all(c in "0123456789abcdefABCDEF" for c in escape)
+        ):
+            raw.append(int(escape, 16))
+            position += 3
+        else:
+            raw += value[position].encode()
+            position += 1
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def is_strict_percent(value: str) -> bool:
     """True when every `%` starts a two-hex-digit escape (what the spec defines)."""
     position = value.find("%")

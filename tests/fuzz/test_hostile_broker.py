@@ -317,7 +317,7 @@ def test_broker_concurrent_events_arrive(broker: BrokerTarget) -> None:
         "broker_concurrent_events",
         st.integers(2, 32),
         check,
-        ci=30,
+        ci=40,
         explicit=[11] * 5,
         after_failure=broker.fresh,
     )

@@ -1,5 +1,6 @@
-# The README's commands. Needs only python3 (>= 3.11) and make: the first
-# target that needs the environment creates it (uv in .tools/, the project in .venv/).
+# The README's commands. Needs only python3 (>= 3.11) and make: the first target
+# that needs the environment creates it (uv in .tools/bin, the project in .venv/),
+# from the standard library alone where python3 has no venv or pip (Debian, Ubuntu).
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
@@ -44,8 +45,9 @@ images: ## Build the user and audit images
 env: $(VENV)/.synced
 
 $(UV):
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install -q "uv==$(UV_VERSION)"
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: Debian/Ubuntu:" \
+	  "sudo apt-get install python3; Fedora: sudo dnf install python3" >&2; exit 1; }
+	@$(PYTHON) hack/bootstrap_uv.py --version $(UV_VERSION) --dest .tools
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON)

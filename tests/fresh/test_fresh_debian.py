@@ -117,33 +117,46 @@ def project(tmp_path: Path) -> Path:
 
 
 class FreshMachine:
-    """One container running `git clone` + `make run`; removed when the test ends."""
+    """One container running `git clone` + `make TARGET`; removed when the test ends."""
 
     def __init__(self, image: str, project: Path) -> None:
+        self.image = image
+        self.project = project
         self.name = f"kua-fresh-{uuid.uuid4().hex[:10]}"
         self.ports = {"USER_PORT": free_port(), "AUDIT_PORT": free_port()}
         self.ports["BROKER_PORT"] = free_port()
-        env = {**{k: str(v) for k, v in self.ports.items()}, "SSL_CERT_FILE": CONTAINER_CA}
+        self.started = 0.0
+
+    def start(self, target: str, *, host_ca: bool = True) -> None:
+        env = {k: str(v) for k, v in self.ports.items()}
         env |= {k: os.environ[k] for k in NETWORK_SETTINGS if os.environ.get(k)}
         env["NO_COLOR"] = "1"
-        script = "git clone -q /src /root/app/project && cd /root/app/project && exec make run"
+        mounts = [f"{self.project}:/src:ro", f"{CACHE_VOLUME}:/root/.cache/uv"]
+        if host_ca:
+            env["SSL_CERT_FILE"] = CONTAINER_CA
+            mounts.append(f"{HOST_CA}:{CONTAINER_CA}:ro")
+        script = (
+            f"git clone -q /src /root/app/project && cd /root/app/project && exec make {target}"
+        )
         docker(
             "run",
             "-d",
             f"--name={self.name}",
             "--network=host",
-            f"--volume={project}:/src:ro",
-            f"--volume={HOST_CA}:{CONTAINER_CA}:ro",
-            f"--volume={CACHE_VOLUME}:/root/.cache/uv",
+            *(f"--volume={mount}" for mount in mounts),
             # The clone and its .venv in memory: removing the container is then instant.
             "--tmpfs=/root/app:rw,exec,size=2g",
             *(f"--env={key}={value}" for key, value in env.items()),
-            image,
+            self.image,
             "sh",
             "-c",
             script,
         )
         self.started = time.monotonic()
+
+    def wait_exit(self, timeout: float) -> int:
+        """The exit status of `make`, once it has stopped by itself."""
+        return int(docker("wait", self.name, timeout=timeout).strip())
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[f'{service.upper()}_PORT']}"
@@ -205,6 +218,7 @@ def readme_curl_body() -> str:
 def test_make_run_on_fresh_debian_carries_the_readme_curl_to_audit(
     machine: FreshMachine,
 ) -> None:
+    machine.start("run")
     seconds = machine.wait_ready()
     logs = machine.logs()
     # No venv and no pip here: uv must have come straight from the index.
@@ -229,3 +243,19 @@ def test_make_run_on_fresh_debian_carries_the_readme_curl_to_audit(
     assert event["data"] == {"id": user_id}
     steps = [line for line in logs.splitlines() if line.startswith(("bootstrap:", "Installed"))]
     print(f"fresh Debian: make run ready after {seconds:.0f} s", *steps, sep="\n  ")
+
+
+@pytest.mark.timeout(300)
+def test_without_a_ca_bundle_make_says_in_one_line_what_to_install(
+    machine: FreshMachine,
+) -> None:
+    """Debian minbase has no ca-certificates: no traceback, the apt and dnf commands."""
+    machine.start("env", host_ca=False)
+    status = machine.wait_exit(timeout=240)
+    logs = machine.logs()
+    assert status != 0, logs
+    assert "Traceback" not in logs, logs
+    (line,) = [line for line in logs.splitlines() if line.startswith("bootstrap: cannot")]
+    assert "sudo apt-get install ca-certificates" in line, line
+    assert "sudo dnf install ca-certificates" in line, line
+    assert "SSL_CERT_FILE" in line, line

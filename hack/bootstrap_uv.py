@@ -312,6 +312,7 @@ def from_path(dest: Path, version: str) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     target.symlink_to(Path(found).resolve())
+    say(f"using {found} from PATH")
     return target
 
 
@@ -341,6 +342,7 @@ def with_venv_pip(dest: Path, version: str, env: dict[str, str]) -> Path | None:
             last = (fetched.stderr.strip().splitlines() or ["no wheel"])[-1]
             say(f"pip could not fetch uv {version} ({last}); trying the index directly")
             return None
+        say(f"pip fetched {found[0].name}")
         return install_from_wheel(found[0], dest, version)
 
 
@@ -351,6 +353,7 @@ def from_index(dest: Path, version: str, env: dict[str, str]) -> Path:
     with tempfile.TemporaryDirectory(prefix="bootstrap-uv-") as tmp:
         wheel = Path(tmp) / link.filename
         index.download(link, wheel)
+        say(f"sha256 {link.sha256} matches the index")
         return install_from_wheel(wheel, dest, version)
 
 

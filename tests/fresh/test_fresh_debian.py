@@ -245,7 +245,7 @@ def test_make_run_on_fresh_debian_carries_the_readme_curl_to_audit(
     print(f"fresh Debian: make run ready after {seconds:.0f} s", *steps, sep="\n  ")
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_without_a_ca_bundle_make_says_in_one_line_what_to_install(
     machine: FreshMachine,
 ) -> None:

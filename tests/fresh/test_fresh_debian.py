@@ -255,7 +255,9 @@ def test_without_a_ca_bundle_make_says_in_one_line_what_to_install(
     logs = machine.logs()
     assert status != 0, logs
     assert "Traceback" not in logs, logs
-    (line,) = [line for line in logs.splitlines() if line.startswith("bootstrap: cannot")]
+    failures = [line for line in logs.splitlines() if line.startswith("bootstrap: cannot")]
+    assert len(failures) == 1, logs
+    line = failures[0]
     assert "sudo apt-get install ca-certificates" in line, line
     assert "sudo dnf install ca-certificates" in line, line
     assert "SSL_CERT_FILE" in line, line

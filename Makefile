@@ -45,8 +45,9 @@ images: ## Build the user and audit images
 env: $(VENV)/.synced
 
 $(UV):
-	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: Debian/Ubuntu:" \
-	  "sudo apt-get install python3; Fedora: sudo dnf install python3" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make: needs $(PYTHON) >= 3.11: Debian/Ubuntu: sudo apt-get install python3;" \
+	  "Fedora: sudo dnf install python3; or make PYTHON=<a python3.11 or newer>" >&2; exit 1; }
 	@$(PYTHON) hack/bootstrap_uv.py --version $(UV_VERSION) --dest .tools
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock

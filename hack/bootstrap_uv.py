@@ -36,14 +36,10 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-MIN_PYTHON = (3, 11)
 DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 JSON_API = "application/vnd.pypi.simple.v1+json"
 TIMEOUT = 60.0
-INSTALL_PYTHON = (
-    "Debian/Ubuntu: sudo apt-get install python3.11; Fedora: sudo dnf install python3.11"
-)
 INSTALL_UV = "Debian/Ubuntu: sudo apt-get install python3-venv; Fedora: sudo dnf install uv"
 INSTALL_CA = (
     "Debian/Ubuntu: sudo apt-get install ca-certificates; Fedora: sudo dnf install ca-certificates"
@@ -380,13 +376,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True, help="the pinned uv version, e.g. 0.13.9")
     parser.add_argument("--dest", type=Path, default=Path(".tools"), help="uv goes to DEST/bin/uv")
     args = parser.parse_args(argv)
-    if sys.version_info < MIN_PYTHON:
-        found = ".".join(map(str, sys.version_info[:3]))
-        say(
-            f"this project needs Python >= 3.11, {sys.executable} is {found}: {INSTALL_PYTHON}, "
-            "then run make PYTHON=python3.11"
-        )
-        return 1
     try:
         bootstrap(args.dest, args.version, dict(os.environ))
     except BootstrapError as exc:

@@ -40,6 +40,9 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 JSON_API = "application/vnd.pypi.simple.v1+json"
 TIMEOUT = 60.0
+#: Bounds for the venv and pip subprocesses (pip retries slow networks on its own).
+VENV_TIMEOUT = 300.0
+PIP_TIMEOUT = 600.0
 INSTALL_UV = "Debian/Ubuntu: sudo apt-get install python3-venv; Fedora: sudo dnf install uv"
 INSTALL_CA = (
     "Debian/Ubuntu: sudo apt-get install ca-certificates; Fedora: sudo dnf install ca-certificates"
@@ -214,14 +217,18 @@ class Index:
         page = f"{self.url}/{project}/"
         body, content_type = self._open(page, f"{JSON_API}, text/html;q=0.1")
         if content_type.split(";")[0].strip() == JSON_API:
-            files = json.loads(body)["files"]
-            return [
-                WheelLink(
-                    f["filename"], urllib.parse.urljoin(page, f["url"]), f["hashes"].get("sha256")
-                )
-                for f in files
-                if f["filename"].endswith(".whl") and not f.get("yanked")
-            ]
+            try:
+                return [
+                    WheelLink(
+                        f["filename"],
+                        urllib.parse.urljoin(page, f["url"]),
+                        f["hashes"].get("sha256"),
+                    )
+                    for f in json.loads(body)["files"]
+                    if f["filename"].endswith(".whl") and not f.get("yanked")
+                ]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise BootstrapError(f"{page} is not a PEP 691 project page ({exc!r})") from None
         anchors = _Anchors()
         anchors.feed(body.decode("utf-8", "replace"))
         links = []
@@ -265,11 +272,12 @@ def _network_error(url: str, reason: object) -> BootstrapError:
 def install_from_wheel(wheel: Path, dest: Path, version: str) -> Path:
     """Unpack the uv executable of a uv wheel to dest/bin/uv (atomically)."""
     name = "uv.exe" if os.name == "nt" else "uv"
-    with zipfile.ZipFile(wheel) as archive:
-        members = [m for m in archive.namelist() if m == f"uv-{version}.data/scripts/{name}"]
-        if not members:
-            raise BootstrapError(f"{wheel.name} holds no uv-{version}.data/scripts/{name}")
-        data = archive.read(members[0])
+    member = f"uv-{version}.data/scripts/{name}"
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(member)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise BootstrapError(f"{wheel.name} has no usable {member} ({exc})") from None
     target = dest / "bin" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{name}.partial")
@@ -312,15 +320,25 @@ def from_path(dest: Path, version: str) -> Path | None:
     return target
 
 
+def _run(
+    command: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str] | None:
+    """The finished process, or None when it did not finish in time."""
+    try:
+        return subprocess.run(  # noqa: S603 - a fixed argv, no shell
+            command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def with_venv_pip(dest: Path, version: str, env: dict[str, str]) -> Path | None:
     """pip from a throwaway venv fetches the wheel; None when venv or ensurepip is missing."""
     with tempfile.TemporaryDirectory(prefix="bootstrap-uv-") as tmp:
         venv, wheels = Path(tmp) / "venv", Path(tmp) / "wheels"
-        made = subprocess.run(  # noqa: S603 - a fixed argv, no shell
-            [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False
-        )
+        made = _run([sys.executable, "-m", "venv", str(venv)], env, VENV_TIMEOUT)
         python = venv / "bin" / "python"
-        if made.returncode != 0 or not python.exists():
+        if made is None or made.returncode != 0 or not python.exists():
             say(f"{sys.executable} -m venv has no pip (ensurepip); fetching uv {version} directly")
             return None
         pip_env = dict(env)
@@ -330,12 +348,11 @@ def with_venv_pip(dest: Path, version: str, env: dict[str, str]) -> Path | None:
             pip_env["PIP_CERT"] = env["SSL_CERT_FILE"]
         command = [str(python), "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
         command += ["--no-deps", "--only-binary=:all:", "--dest", str(wheels), f"uv=={version}"]
-        fetched = subprocess.run(  # noqa: S603 - a fixed argv, no shell
-            command, env=pip_env, capture_output=True, text=True, check=False
-        )
+        fetched = _run(command, pip_env, PIP_TIMEOUT)
         found = sorted(wheels.glob(f"uv-{version}-*.whl")) if wheels.exists() else []
-        if fetched.returncode != 0 or not found:
-            last = (fetched.stderr.strip().splitlines() or ["no wheel"])[-1]
+        if fetched is None or fetched.returncode != 0 or not found:
+            error = fetched.stderr if fetched else f"no answer in {PIP_TIMEOUT:.0f} s"
+            last = (error.strip().splitlines() or ["no wheel"])[-1]
             say(f"pip could not fetch uv {version} ({last}); trying the index directly")
             return None
         say(f"pip fetched {found[0].name}")
@@ -380,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap(args.dest, args.version, dict(os.environ))
     except BootstrapError as exc:
         say(f"cannot install uv {args.version}: {exc}")
+        return 1
+    except OSError as exc:  # e.g. DEST not writable, disk full
+        say(f"cannot install uv {args.version} in {args.dest}: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130

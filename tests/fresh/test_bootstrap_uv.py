@@ -117,6 +117,7 @@ class LocalIndex:
     wheel: bytes
     published_sha256: str
     html: bool = False
+    page_override: bytes | None = None
     password: str | None = None
     seen_auth: list[str | None] = field(default_factory=list)
     url: str = ""
@@ -126,8 +127,11 @@ class LocalIndex:
         return f"uv-{VERSION}-py3-none-linux_{bootstrap_uv.Platform.here().machine}.whl"
 
     def page(self) -> tuple[str, bytes]:
+        if self.page_override is not None:
+            return bootstrap_uv.JSON_API, self.page_override
         if self.html:
-            href = f"../../files/{self.filename}#sha256={self.published_sha256}"
+            fragment = f"#sha256={self.published_sha256}" if self.published_sha256 else ""
+            href = f"../../files/{self.filename}{fragment}"
             return "text/html", f'<html><body><a href="{href}">{self.filename}</a>'.encode()
         files = [
             {
@@ -193,6 +197,19 @@ def test_a_wheel_whose_sha256_differs_from_the_index_is_refused(
     with pytest.raises(bootstrap_uv.BootstrapError, match="refusing it"):
         bootstrap_uv.from_index(tmp_path, VERSION, {"PIP_INDEX_URL": index.url})
     assert not (tmp_path / "bin" / "uv").exists()
+
+
+def test_a_wheel_without_a_published_sha256_is_refused(index: LocalIndex, tmp_path: Path) -> None:
+    index.html, index.published_sha256 = True, ""
+    with pytest.raises(bootstrap_uv.BootstrapError, match="publishes no sha256"):
+        bootstrap_uv.from_index(tmp_path, VERSION, {"UV_INDEX_URL": index.url})
+    assert not (tmp_path / "bin" / "uv").exists()
+
+
+def test_a_malformed_index_page_is_one_clear_error(index: LocalIndex, tmp_path: Path) -> None:
+    index.page_override = b'{"meta": {}}'
+    with pytest.raises(bootstrap_uv.BootstrapError, match="not a PEP 691 project page"):
+        bootstrap_uv.from_index(tmp_path, VERSION, {"UV_INDEX_URL": index.url})
 
 
 def test_index_variables_in_uv_then_pip_order() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import time
 import uuid
@@ -39,7 +40,6 @@ RUN apt-get update \\
  && rm -rf /var/lib/apt/lists/*
 """
 CACHE_VOLUME = "knative-user-audit-fresh-uv-cache"
-HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 CONTAINER_CA = "/etc/ssl/host-ca.crt"
 #: How a user behind a proxy or mirror reaches the package index; passed on when set.
 NETWORK_SETTINGS = (
@@ -57,6 +57,15 @@ NETWORK_SETTINGS = (
 READY_DEADLINE = 900.0
 EVENT_DEADLINE = 30.0
 README = REPO / "README.md"
+
+
+def host_ca_bundle() -> Path:
+    """The CA bundle this host trusts (a TLS-inspecting proxy's CA included)."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.skip("no CA bundle on this host to hand to the container (set SSL_CERT_FILE)")
 
 
 def docker(*args: str, timeout: float = 120, stdin: str | None = None) -> str:
@@ -134,9 +143,11 @@ class FreshMachine:
         mounts = [f"{self.project}:/src:ro", f"{CACHE_VOLUME}:/root/.cache/uv"]
         if host_ca:
             env["SSL_CERT_FILE"] = CONTAINER_CA
-            mounts.append(f"{HOST_CA}:{CONTAINER_CA}:ro")
+            mounts.append(f"{host_ca_bundle()}:{CONTAINER_CA}:ro")
+        # safe.directory: /src belongs to whoever runs the tests, not to the container's root.
         script = (
-            f"git clone -q /src /root/app/project && cd /root/app/project && exec make {target}"
+            "git -c safe.directory='*' clone -q /src /root/app/project && cd /root/app/project"
+            f" && exec make {target}"
         )
         docker(
             "run",

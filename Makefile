@@ -29,6 +29,7 @@ fmt: env
 
 typecheck: env
 	$(BIN)/mypy
+	$(BIN)/mypy hack/bootstrap_uv.py
 
 bench: env ## Side-by-side throughput/latency against the baselines
 	$(BIN)/python -m bench

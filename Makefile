@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n 3 --durations=25
 .PHONY: run test lint fmt typecheck unit bench cluster cluster-down images env clean
 
 run: env ## Start broker, audit and user locally (SQLite under .data/)
-	$(BIN)/python -m broker.stack
+	$(BIN)/python -m devstack
 
 test: env lint typecheck ## Lint, type-check and run every test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import free_port
 from tests.conftest import REPO, SHARED
 from tests.e2e.api import AuditApi
 from tests.e2e.polling import wait_until
-from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from devstack import REPO
 from tests.manifests.support import (
     LOAD_RESTRICTOR_NONE,
     find_tool,
@@ -29,7 +30,6 @@ from tests.manifests.support import (
     load_docs,
     require_tool,
 )
-from tests.support.processes import REPO
 
 #: Formats that are a secret wherever they appear.
 TOKEN_PATTERNS = {

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from common.events import CloudEvent, encode_binary
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import (
     SseClient,
     WriteLock,
@@ -25,7 +26,6 @@ from tests.integration.audit.helpers import (
     wait_until,
 )
 from tests.support.postgres import PostgresServer, postgres_available
-from tests.support.processes import ServiceProcess
 
 STOPPED_BY_SIGTERM = (0, -signal.SIGTERM)
 

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.support.ports import free_port
+from devstack import free_port
 from tests.unit.e2e_support import documents as docs
 
 NS = "user-audit"

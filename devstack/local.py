@@ -85,7 +85,6 @@ class LocalStack:
         self.root = root
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.namespace, self.broker_name = broker_address()
         self.event_source = event_source
         self.user_admin_token = (
             new_token("user-admin") if user_admin_token == self.generate else user_admin_token
@@ -102,6 +101,7 @@ class LocalStack:
         manifests = [REPO / m for m in BROKER_MANIFESTS]
         if broker_delivery:
             manifests[0] = self._patched_broker(manifests[0], broker_delivery)
+        self.namespace, self.broker_name = broker_address(manifests=manifests)
         ports = {name: free_port() for name in SERVICES}
         wired = wiring(ports, manifests)
 
@@ -113,10 +113,10 @@ class LocalStack:
                 values["DATABASE_URL"] = self.database_urls[name]
             return {**values, **wired[name]}
 
-        def process(name: str, env: Mapping[str, str]) -> ServiceProcess:
+        def process(name: str, own: Mapping[str, str]) -> ServiceProcess:
             return ServiceProcess(
                 name,
-                env={**common(name), **env, **extra[name]},
+                env={**common(name), **own, **extra[name]},
                 log_dir=self.logs,
                 port=ports[name],
                 ready_path=ready_path,

@@ -36,9 +36,7 @@ def kustomization_dirs() -> list[Path]:
     return found
 
 
-@pytest.mark.parametrize(
-    "directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(REPO))
-)
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(REPO)))
 def test_every_kustomization_builds_with_plain_kubectl_kustomize(
     directory: Path, kubectl: Path
 ) -> None:
@@ -88,9 +86,8 @@ def test_skaffold_creates_the_secrets_before_each_deploy(tmp_path: Path) -> None
     host = hook["host"]
     assert isinstance(host, dict)
     assert (REPO / host.get("dir", ".")).resolve() == REPO
-    result = run_with_stubs(
-        "", tmp_path, command=list(host["command"]), env={"SKAFFOLD_KUBE_CONTEXT": "kind-user-audit"}
-    )
+    context = {"SKAFFOLD_KUBE_CONTEXT": "kind-user-audit"}
+    result = run_with_stubs("", tmp_path, command=list(host["command"]), env=context)
     assert result.returncode == 0, result.stderr
     created = load_docs((tmp_path / "created.yaml").read_text())
     assert {d["metadata"]["name"] for d in created} == {"postgres-admin", "user-db", "audit-db"}

@@ -198,3 +198,49 @@ def test_cluster_up_leaves_an_existing_cluster_and_reports_a_missing_tool(tmp_pa
     assert missing.returncode != 0
     assert "kind not found" in missing.stderr
     assert "kind.sigs.k8s.io" in missing.stderr
+
+
+def run_build_images(
+    workdir: Path, *, cluster_exists: bool, env: dict[str, str] | None = None
+) -> list[str]:
+    """hack/build-images.sh against stub docker and kind; returns the calls."""
+    if cluster_exists:
+        (workdir / "cluster").touch()
+    result = run_with_stubs("build-images.sh", workdir, env={"PYTHON_IMAGE": "base", **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return (workdir / "calls").read_text().splitlines()
+
+
+def test_make_images_loads_into_the_projects_kind_cluster_when_it_exists(tmp_path: Path) -> None:
+    """The README's `make images && kubectl apply -k k8s` needs the images in the node."""
+    calls = run_build_images(tmp_path, cluster_exists=True)
+    loads = [c for c in calls if c.startswith("kind load")]
+    assert loads == [
+        "kind load docker-image --name user-audit "
+        "knative-user-audit/user:dev knative-user-audit/audit:dev"
+    ]
+    (tmp_path / "cluster").unlink()
+    calls = run_build_images(tmp_path, cluster_exists=False)
+    assert not [c for c in calls if c.startswith("kind load")]
+
+
+def test_buildx_builds_carry_no_attestations_and_classic_builds_still_work(
+    tmp_path: Path,
+) -> None:
+    """kind cannot import an image with a provenance attestation from Docker's containerd
+    image store (kubernetes-sigs/kind#3795); the classic builder has no such flags."""
+    builds = [c for c in run_build_images(tmp_path, cluster_exists=False) if " build " in f" {c} "]
+    assert len(builds) == 2
+    assert all("--provenance=false --sbom=false" in c for c in builds), builds
+    (tmp_path / "no-buildx").touch()
+    classic = [c for c in run_build_images(tmp_path, cluster_exists=False) if " build " in f" {c} "]
+    assert len(classic) == 2
+    assert not any("--provenance" in c or "--sbom" in c for c in classic), classic
+    (tmp_path / "no-buildx").unlink()
+    legacy = run_build_images(tmp_path, cluster_exists=False, env={"DOCKER_BUILDKIT": "0"})
+    assert not any("--provenance" in c for c in legacy if " build " in f" {c} ")
+    for dockerfile in ("user/Dockerfile", "audit/Dockerfile"):
+        lines = (REPO / dockerfile).read_text().splitlines()
+        assert not any(line.startswith("# syntax=") for line in lines), dockerfile
+        runs = [line for line in lines if line.lstrip().startswith("RUN")]
+        assert not any("--mount" in line for line in runs), f"{dockerfile}: needs BuildKit"

@@ -423,3 +423,27 @@ def test_kind_config_maps_the_ingress_ports_to_localhost_only() -> None:
         (m["containerPort"], m["hostPort"], m["listenAddress"]) for m in node["extraPortMappings"]
     }
     assert mappings == {(80, 80, "127.0.0.1"), (443, 443, "127.0.0.1")}
+
+
+def go_duration_seconds(text: str) -> float:
+    """A Go duration as Contour reads it (`90s`, `2m`, `1m30s`)."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    assert parts, f"not a duration: {text}"
+    assert "".join(n + u for n, u in parts) == text, f"not a duration: {text}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def test_ingress_waits_for_sign_ups_queued_behind_argon2id(deployable: Manifests) -> None:
+    """Envoy's route timeout is 15 s unless projectcontour.io/response-timeout says
+    otherwise (projectcontour/contour v1.33.6, site/content/docs/main/config/annotations.md);
+    a sign-up queued behind 50 argon2id hashes on one CPU takes longer than that."""
+    from tests.e2e.api import SIGN_UP_TIMEOUT
+
+    (ingress,) = deployable.of_kind("Ingress")
+    annotations = ingress["metadata"].get("annotations", {})
+    seconds = go_duration_seconds(annotations.get("projectcontour.io/response-timeout", "15s"))
+    assert seconds >= 60
+    # The e2e client waits longer than Envoy does, so a slow answer is Envoy's, not ours.
+    assert SIGN_UP_TIMEOUT.read is not None
+    assert seconds < SIGN_UP_TIMEOUT.read

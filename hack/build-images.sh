@@ -71,4 +71,7 @@ else
   log "loading the images into kind cluster $kind_cluster"
   kind load docker-image --name "$kind_cluster" \
     "knative-user-audit/user:$TAG" "knative-user-audit/audit:$TAG"
+  # Same tag as before the rebuild: applying the manifests again changes nothing.
+  log "pods already running keep the old image until restarted:"
+  log "  kubectl -n user-audit rollout restart deployment/user deployment/audit"
 fi

@@ -244,3 +244,25 @@ def test_buildx_builds_carry_no_attestations_and_classic_builds_still_work(
         assert not any(line.startswith("# syntax=") for line in lines), dockerfile
         runs = [line for line in lines if line.lstrip().startswith("RUN")]
         assert not any("--mount" in line for line in runs), f"{dockerfile}: needs BuildKit"
+
+
+def test_pins_are_exact_the_node_image_by_digest() -> None:
+    """A tag can be re-pushed; kind's release notes give each node image's digest."""
+    versions = read_versions()
+    assert re.fullmatch(
+        r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", versions["KIND_NODE_IMAGE"]
+    )
+    # The Kafka broker follows Eventing's minor (its releases are cut per minor).
+    eventing = versions["KNATIVE_EVENTING_VERSION"].rsplit(".", 1)[0]
+    assert versions["KNATIVE_KAFKA_BROKER_VERSION"].rsplit(".", 1)[0] == eventing
+
+
+def test_make_images_says_how_to_roll_out_a_rebuilt_dev_tag(tmp_path: Path) -> None:
+    """The manifests name `:dev` both before and after a rebuild, so applying them again
+    changes nothing: running pods keep the old image until a rollout restart."""
+    (tmp_path / "cluster").touch()
+    result = run_with_stubs("build-images.sh", tmp_path, env={"PYTHON_IMAGE": "base"})
+    assert result.returncode == 0, result.stderr
+    assert "kubectl -n user-audit rollout restart deployment/user deployment/audit" in (
+        result.stderr
+    )

@@ -36,7 +36,8 @@ from tests.e2e.polling import wait_until
 from tests.e2e.portforward import Forwarder, StreamSocket
 
 EVENTING_NAMESPACE = "knative-eventing"
-#: Pods whose logs help: the broker and channel data planes of both broker classes.
+#: Pods whose logs help: the broker and channel data planes of both broker classes
+#: (mt-broker-ingress/-filter, imc-dispatcher, kafka-broker-receiver/-dispatcher).
 EVENTING_POD_PREFIXES = ("mt-broker-", "imc-", "kafka-broker-")
 EVENTING_GROUP = "eventing.knative.dev"
 SOURCES_GROUP = "sources.knative.dev"

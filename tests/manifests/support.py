@@ -171,6 +171,18 @@ case "$1" in
 esac
 exit 0
 """,
+    # Serves a URL of hack/test-kits.lock from $KITS_SOURCE/<its path>, like the real
+    # download would (the files there are ../shared's byte-for-byte copies).
+    "curl": """echo "curl $*" >> "$STUB_DIR/calls"
+out="" url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out=$2; shift ;; http*) url=$1 ;; esac
+  shift
+done
+path=$(awk -v u="$url" '$3 == u {print $2}' "$KITS_LOCK")
+[ -n "$path" ] && [ -f "$KITS_SOURCE/$path" ] || exit 22
+cat "$KITS_SOURCE/$path" > "$out"
+""",
     "kubectl": """echo "kubectl $*" >> "$STUB_DIR/calls"
 case " $* " in
   *" get namespace "*) [ ! -f "$STUB_DIR/no-namespace" ]; exit $? ;;
@@ -185,7 +197,10 @@ exit 0
 }
 #: What the scripts call besides the stubs; linked alone into PATH, so a kind or
 #: kubectl installed on this machine cannot stand in for a stub.
-SYSTEM_COMMANDS = ("bash", "env", "awk", "cat", "dirname", "grep", "head", "od", "sleep", "tr")
+SYSTEM_COMMANDS = (
+    *("bash", "env", "awk", "cat", "dirname", "grep", "head", "od", "sleep", "tr"),
+    *("mkdir", "mv", "rm", "sha256sum"),
+)
 
 
 def run_with_stubs(

@@ -127,7 +127,7 @@ def test_e2e_workflow_uses_the_pinned_versions_and_the_make_targets() -> None:
     assert "skaffold run" in runs
     assert ".venv/bin/pytest tests/e2e --kube-context" in runs
     ci = read_yaml(REPO / ".github" / "workflows" / "ci.yaml")
-    assert [s.get("run") for s in ci["jobs"]["test"]["steps"] if "run" in s] == ["bash .ci/run"]
+    assert [s.get("run") for s in ci["jobs"]["test"]["steps"] if "run" in s][-1] == "bash .ci/run"
 
 
 def test_create_secrets_passes_no_password_on_a_command_line(secrets_run: SecretsRun) -> None:
@@ -266,3 +266,48 @@ def test_make_images_says_how_to_roll_out_a_rebuilt_dev_tag(tmp_path: Path) -> N
     assert "kubectl -n user-audit rollout restart deployment/user deployment/audit" in (
         result.stderr
     )
+
+
+def fetch_kits(tmp_path: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    env = {"KITS_SOURCE": str(source), "KITS_LOCK": str(REPO / "hack" / "test-kits.lock")}
+    command = [str(tmp_path / "bin" / "bash"), str(REPO / "hack" / "fetch-test-kits.sh")]
+    return run_with_stubs("", tmp_path, command=[*command, str(tmp_path / "kits")], env=env)
+
+
+def test_workflows_fetch_the_test_kits_pinned_and_checksummed(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    """Without ../shared (GitHub runners) the kits come from the lock file's URLs; the
+    result has ../shared's layout, byte for byte."""
+    result = fetch_kits(tmp_path, shared_dir)
+    assert result.returncode == 0, result.stderr
+    lock = [line.split() for line in (REPO / "hack" / "test-kits.lock").read_text().splitlines()]
+    entries = [e for e in lock if e and not e[0].startswith("#")]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", e[0]) for e in entries)
+    assert all(
+        re.fullmatch(r"https://raw\.githubusercontent\.com/[\w-]+/[\w-]+/[0-9a-f]{40}/\S+", e[2])
+        for e in entries
+    )
+    for _, path, _ in entries:
+        fetched = tmp_path / "kits" / path
+        assert fetched.read_bytes() == (shared_dir / path).read_bytes(), path
+    assert len(list((tmp_path / "kits" / "reference" / "cesql-tck").glob("*.yaml"))) == 18
+    ci = read_yaml(REPO / ".github" / "workflows" / "ci.yaml")
+    runs = "\n".join(s.get("run", "") for s in ci["jobs"]["test"]["steps"])
+    assert "hack/fetch-test-kits.sh" in runs
+    assert "SHARED_DIR=" in runs
+
+
+def test_a_kit_file_with_the_wrong_checksum_is_refused(tmp_path: Path, shared_dir: Path) -> None:
+    source = tmp_path / "source"
+    for line in (REPO / "hack" / "test-kits.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            path = line.split()[1]
+            (source / path).parent.mkdir(parents=True, exist_ok=True)
+            (source / path).write_bytes((shared_dir / path).read_bytes())
+    tampered = source / "reference" / "cesql-tck" / "literals.yaml"
+    tampered.write_bytes(tampered.read_bytes() + b"\n# changed\n")
+    result = fetch_kits(tmp_path, source)
+    assert result.returncode != 0
+    assert "checksum mismatch for reference/cesql-tck/literals.yaml" in result.stderr
+    assert not (tmp_path / "kits" / "reference" / "cesql-tck" / "literals.yaml").exists()

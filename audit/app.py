@@ -32,6 +32,7 @@ from audit.writer import GroupCommitWriter
 from common.db import STORE_UNAVAILABLE, create_engine
 from common.migrations import Migrations
 from common.settings import load_settings
+from common.startup import RetryingStartup
 from common.web.errors import EXCEPTION_HANDLERS, json_error
 from common.web.health import ReadinessCheck, health_routes
 from common.web.observability import ObservabilityMiddleware
@@ -95,27 +96,12 @@ class _StoreLifecycle:
         self.engine = engine
         self.writer = writer
         self.migrations = Migrations(MIGRATIONS)
-        self.first_attempt = asyncio.Event()
+        self.startup = RetryingStartup("migrations", self.prepare, logger)
 
     async def prepare(self) -> None:
-        """Migrate to head, then accept writes; retries while the database is down."""
-        delay = 0.5
-        while True:
-            try:
-                await self.migrations.upgrade(self.engine)
-                break
-            except Exception as exc:  # unreachable or failing: /readyz says so meanwhile
-                self.first_attempt.set()
-                logger.warning(
-                    "migrations not applied yet, retrying in %.1fs: %s: %s",
-                    delay,
-                    type(exc).__name__,
-                    exc,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """Migrate to head, then accept writes."""
+        await self.migrations.upgrade(self.engine)
         self.writer.start()
-        self.first_attempt.set()
         logger.info("store ready", extra={"schema": self.migrations.head})
 
     def checks(self) -> Mapping[str, ReadinessCheck]:
@@ -183,17 +169,11 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
         if not auth.required:
             logger.warning("AUDIT_READ_TOKEN is not set: the read API and event data are open")
         _on_stop_signal(commits.close)
-        preparing = asyncio.create_task(store.prepare(), name="audit-prepare-store")
-        # Usually ready at once; if the database is down, serve /healthz meanwhile.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(store.first_attempt.wait(), 10)
         try:
-            yield
+            async with store.startup.in_background():
+                yield
         finally:
             commits.close()
-            preparing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await preparing
             await writer.close()
             await engine.dispose()
             logger.info("audit stopped")

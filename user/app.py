@@ -19,6 +19,7 @@ from starlette.routing import Route
 from common.db import STORE_UNAVAILABLE, create_engine, normalize_url
 from common.migrations import Migrations
 from common.settings import load_settings
+from common.startup import RetryingStartup
 from common.web.errors import EXCEPTION_HANDLERS, json_error
 from common.web.health import ReadinessCheck, health_routes
 from common.web.observability import ObservabilityMiddleware
@@ -144,6 +145,12 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
     async def openapi(_: Request) -> Response:
         return JSONResponse(document)
 
+    async def migrate_then_relay() -> None:
+        await migrations.upgrade(engine)
+        relay.start()
+
+    startup = RetryingStartup("migrations", migrate_then_relay, logger)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         logger.info(
@@ -160,12 +167,13 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
                 f"p={settings.argon2_parallelism}",
             },
         )
-        await migrations.upgrade(engine)
         await hasher.warm_up()
+        # Before the migrations: a request meanwhile fails on the database (503), not on
+        # a writer that is not running.
         writes.start()
-        relay.start()
         try:
-            yield
+            async with startup.in_background():
+                yield
         finally:
             # uvicorn has stopped accepting and finished in-flight requests by now.
             await writes.stop()

@@ -205,7 +205,7 @@ def test_starting_while_the_database_is_down_waits_for_it(
                 what="migrated and ready",
             )
             assert post_binary(client, event()).status_code == 202
-        assert "migrations not applied yet" in service.log_text()
+        assert "migrations: not done yet" in service.log_text()
     finally:
         service.stop()
 

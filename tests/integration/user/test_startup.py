@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import ServiceProcess
 from tests.integration.user.support import (
     ADMIN_TOKEN,
     FAST_ARGON2,
@@ -18,7 +19,6 @@ from tests.integration.user.support import (
     eventually,
 )
 from tests.support.postgres import PostgresServer, postgres_available
-from tests.support.processes import ServiceProcess
 from tests.support.sink import CloudEventSink
 
 

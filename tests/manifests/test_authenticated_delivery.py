@@ -21,11 +21,12 @@ from tests.manifests.support import (
     Doc,
     Manifests,
     env_of,
+    kubernetes_minor,
     kustomize_build,
     load_docs,
     read_versions,
 )
-from tests.manifests.test_validation import assert_all_ok, kubernetes_minor, run_validator
+from tests.manifests.test_validation import assert_all_ok, run_validator
 
 KNATIVE_NAMESPACE = "knative-eventing"
 # Pod labels of the deployments that deliver to a Trigger subscriber or a dead-letter sink.
@@ -56,9 +57,11 @@ def oidc(kubectl: Path) -> Manifests:
 
 
 @pytest.fixture(scope="module", params=["base", "kafka", "oidc"])
-def every_render(request: pytest.FixtureRequest, rendered: dict[str, str], kubectl: Path) -> Any:
+def every_render(request: pytest.FixtureRequest, rendered: dict[str, str]) -> Manifests:
+    """The base and every overlay that deploys audit's NetworkPolicy."""
     if request.param == "oidc":
-        return request.getfixturevalue("oidc")
+        oidc: Manifests = request.getfixturevalue("oidc")
+        return oidc
     return Manifests(load_docs(rendered[request.param]))
 
 

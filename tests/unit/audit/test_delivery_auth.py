@@ -3,13 +3,21 @@ against a real issuer in tests/integration/audit/test_delivery_auth.py)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from audit.delivery_auth import subject_allowed
+from audit.delivery_auth import (
+    CLOCK_SKEW_SECONDS,
+    InvalidToken,
+    OidcConfig,
+    OidcVerifier,
+    subject_allowed,
+)
 from audit.settings import DEFAULT_OIDC_DISCOVERY_URL, AuditSettings
+from tests.support.oidc_issuer import OidcIssuer
 
 TRIGGER = "system:serviceaccount:user-audit:audit-user-created-oidc-eventing.knative.dev-trigger"
 
@@ -75,3 +83,36 @@ def test_the_discovery_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AUDIT_OIDC_DISCOVERY_URL", "kubernetes.default.svc")
     with pytest.raises(ValidationError, match="http"):
         AuditSettings()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_checked_again_only_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    with OidcIssuer() as issuer:
+        verifier = OidcVerifier(OidcConfig(audience="a", discovery_url=issuer.url), clock=clock)
+        full_checks: list[str] = []
+        original = verifier._verify_fully
+
+        def counted(token: str) -> tuple[str, float]:
+            full_checks.append(token)
+            return original(token)
+
+        monkeypatch.setattr(verifier, "_verify_fully", counted)
+        token = issuer.token(audience="a", lifetime=600)
+        assert verifier.verify(token) == verifier.verify(token)
+        assert len(full_checks) == 1
+        clock.now += 600 + CLOCK_SKEW_SECONDS + 1
+        verifier.verify(token)  # still valid in real time; what matters is it was re-checked
+        assert len(full_checks) == 2
+        # Another token is never answered from the cache.
+        with pytest.raises(InvalidToken):
+            verifier.verify(issuer.token(audience="b"))

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from audit.auth import ReadAuth
+from audit.delivery_auth import DeliveryAuth, OidcVerifier
 from audit.openapi import openapi_document
 from audit.queries import EventStore
 from audit.read_api import ReadApi
@@ -146,6 +147,8 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
     )
     auth = ReadAuth(settings.read_token())
     guard = auth.guard
+    oidc = settings.oidc()
+    delivery = DeliveryAuth(OidcVerifier(oidc) if oidc else None)
     page = (STATIC / "index.html").read_bytes()
     openapi = openapi_document()
 
@@ -162,6 +165,7 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
             extra={
                 "database": make_url(database_url).render_as_string(hide_password=True),
                 "read_api": "token required" if auth.required else "open",
+                "delivery_auth": delivery.describe(),
                 "max_batch_size": settings.max_batch_size,
                 "max_sse_clients": settings.max_sse_clients,
             },
@@ -180,8 +184,8 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
-        Route("/", sink.receive, methods=["POST"]),
-        Route("/dead-letter", sink.dead_letter, methods=["POST"]),
+        Route("/", delivery.guard(sink.receive), methods=["POST"]),
+        Route("/dead-letter", delivery.guard(sink.dead_letter), methods=["POST"]),
         Route("/v1/events", guard(reader.list_events), methods=["GET"]),
         Route("/v1/events/stream", guard(tail.endpoint), methods=["GET"]),
         Route("/v1/events/export", guard(reader.export_events), methods=["GET"]),

@@ -31,6 +31,7 @@ from user.outbox import EventFactory, OutboxQueue
 from user.passwords import Argon2Params, PasswordHasher
 from user.relay import EventSender, OutboxRelay, RelayTiming
 from user.settings import UserSettings
+from user.sink_token import TokenFile
 from user.store import UserStore
 
 logger = logging.getLogger("user")
@@ -85,6 +86,7 @@ def _relay(
         settings.k_ce_overrides,
         client,
         user_agent=f"knative-user-audit-user/1 relay/{relay_id}",
+        token=TokenFile(settings.relay_token_file) if settings.relay_token_file else None,
     )
     return OutboxRelay(queue, sender, relay_id, timing), client
 
@@ -160,6 +162,9 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
                 "event_mode": settings.event_mode,
                 "event_source": settings.event_source,
                 "ce_overrides": sorted(settings.k_ce_overrides),
+                "sink_auth": f"bearer token from {settings.relay_token_file}"
+                if settings.relay_token_file
+                else "none",
                 "public_base_url": settings.base_url,
                 "database": normalize_url(database_url).render_as_string(hide_password=True),
                 "relay_id": relay.relay_id,

@@ -12,9 +12,9 @@ import httpx
 import jwt
 import pytest
 
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import audit_process, event, post_binary
 from tests.support.oidc_issuer import DISCOVERY_PATH, JWKS_PATH, OidcIssuer, new_key
-from tests.support.processes import ServiceProcess
 
 AUDIENCE = "knative-user-audit/audit"
 READER_TOKEN = "reader-token-1"  # what audit shows the issuer, as the API server wants one

@@ -37,6 +37,11 @@ BATCH_ROWS = Histogram(
 STORE_FAILURES = Counter(
     "audit_store_failures_total", "Group-commit transactions that failed (answered 503)."
 )
+DATA_JSON_REFUSED = Counter(
+    "audit_data_json_refused_total",
+    "Events stored with data_json NULL because the database refused their JSON "
+    "(e.g. a number PostgreSQL's numeric cannot hold); the bytes are kept.",
+)
 SSE_CLIENTS = Gauge("audit_sse_clients", "Open live-tail (SSE) connections.")
 
 # Event types come from clients; past this many distinct labels the rest share one,

@@ -1,0 +1,184 @@
+"""Hostile and careless input against a real audit process (SQLite and PostgreSQL).
+
+Each test here reproduces a defect that was found by trying the service as an
+attacker would: data that breaks a reader, a number that breaks a batch, a
+database file deleted under the service, oversized headers, and SQL parameters
+in the logs. The rule they prove: every bad input gets a clear 4xx (or is stored
+in a form every reader can read back), and nothing a client stored breaks a read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from common.db import create_engine
+from tests.integration.audit.helpers import SseClient, all_items, audit_process
+from tests.support.processes import ServiceProcess
+
+SOURCE = "/security/hostile"
+# Deeper than any reader of the read API can be asked to parse (the sink's limit is 256).
+TOO_DEEP = b"[" * 1000 + b"\n" + b"]" * 1000
+
+
+@pytest.fixture
+def audit(tmp_path: Path, database_url: str) -> Iterator[ServiceProcess]:
+    service = audit_process(tmp_path, database_url).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def client(audit: ServiceProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=audit.url, timeout=30) as http:
+        yield http
+
+
+def binary_headers(event_id: str, event_type: str = "hostile.test", **extra: str) -> dict[str, str]:
+    return {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": SOURCE,
+        "ce-type": event_type,
+        "content-type": "application/json",
+        **extra,
+    }
+
+
+def run_sql(database_url: str, statement: str, **parameters: Any) -> list[Any]:
+    """One statement on audit's own database, from outside the service."""
+
+    async def execute() -> list[Any]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(statement), parameters)
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(execute())
+
+
+def export_lines(client: httpx.Client) -> list[Any]:
+    """Every line of the NDJSON export, parsed as any client would (stdlib json)."""
+    with client.stream("GET", "/v1/events/export") as response:
+        assert response.status_code == 200
+        return [json.loads(line) for line in response.iter_lines() if line]
+
+
+# --- A stored row must never break a read --------------------------------------------
+
+
+def test_json_data_nested_deeper_than_readers_parse_is_refused_with_400(
+    client: httpx.Client,
+) -> None:
+    response = client.post("/", headers=binary_headers("deep"), content=TOO_DEEP)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_event_data"
+    assert "256" in response.json()["detail"]
+    assert all_items(client) == []
+
+
+def test_json_data_with_line_breaks_within_the_limit_reads_back_the_same(
+    client: httpx.Client,
+) -> None:
+    data = b"[" * 255 + b'\n{"big": 123456789012345678901234567890,\r\n "s": "a\\nb"}' + b"]" * 255
+
+    assert client.post("/", headers=binary_headers("nested"), content=data).status_code == 202
+
+    (item,) = all_items(client)
+    assert item["data"] == json.loads(data)
+    assert base64.b64decode(item["data_base64"]) == data
+    assert export_lines(client)[0]["data"] == json.loads(data)
+
+
+def test_rows_no_reader_could_parse_are_read_as_bytes_by_every_read(
+    audit: ServiceProcess, client: httpx.Client, database_url: str
+) -> None:
+    """Rows stored before the sink refused such data (or written by other tools)
+    are read with `data` null and the exact bytes in `data_base64`."""
+    headers = binary_headers("good-1")
+    assert client.post("/", headers=headers, content=b'{"n": 1}').status_code == 202
+    hostile = {
+        "deep-newline": TOO_DEEP,
+        "deeper-than-orjson": b"[" * 2000 + b"]" * 2000,
+        "infinite": b"1e400",
+    }
+    for event_id, data in hostile.items():
+        run_sql(
+            database_url,
+            "INSERT INTO events (source, event_id, type, subject, datacontenttype, mode,"
+            " received_at, attributes, data, data_json) SELECT source, :event_id, type,"
+            " subject, datacontenttype, mode, received_at, attributes, :data, NULL"
+            " FROM events WHERE event_id = 'good-1'",
+            event_id=event_id,
+            data=data,
+        )
+    assert client.post("/", headers=binary_headers("good-2"), content=b"{}").status_code == 202
+    expected = ["good-1", *hostile, "good-2"]
+
+    listed = client.get("/v1/events", params={"order": "asc", "limit": 10})
+    assert listed.status_code == 200, listed.text
+    assert [item["id"] for item in listed.json()["items"]] == expected
+    for item in listed.json()["items"][1:-1]:
+        assert item["data"] is None
+        assert base64.b64decode(item["data_base64"]) == hostile[item["id"]]
+    one = client.get("/v1/events/%2Fsecurity%2Fhostile/deep-newline")
+    assert one.status_code == 200, one.text
+    assert [line["id"] for line in export_lines(client)] == expected
+    stream = SseClient(audit.url, headers={"Last-Event-ID": "0"})
+    try:
+        assert [frame.json()["id"] for frame in stream.take(len(expected))] == expected
+    finally:
+        stream.close()
+
+
+# --- Extreme numbers: stored, and never a shared failure ------------------------------
+
+
+EXTREME_NUMBERS = {
+    "underflow": b'{"x": 1e-20000}',  # orjson reads 0.0; PostgreSQL numeric cannot hold it
+    "long-fraction": b'{"x": 0.' + b"0" * 20000 + b"1}",
+    "overflow": b'{"x": 1e400}',  # no double holds it
+    "huge-int": b'{"x": ' + b"9" * 5000 + b"}",
+    "minus-zero": b'{"x": -0, "y": -0.0}',
+    "nan-like": b'{"x": "NaN", "y": "-Infinity"}',
+}
+
+
+def test_extreme_numbers_are_stored_and_never_fail_the_events_they_share_a_commit_with(
+    audit: ServiceProcess, database_url: str
+) -> None:
+    good = {f"good-{i}": b'{"i": %d}' % i for i in range(54)}
+    sent = {**good, **EXTREME_NUMBERS}
+
+    async def post_all() -> dict[str, int]:
+        async with httpx.AsyncClient(base_url=audit.url, timeout=30) as http:
+            responses = await asyncio.gather(
+                *(http.post("/", headers=binary_headers(i), content=d) for i, d in sent.items())
+            )
+        return {i: r.status_code for i, r in zip(sent, responses, strict=True)}
+
+    assert asyncio.run(post_all()) == dict.fromkeys(sent, 202)
+
+    with httpx.Client(base_url=audit.url, timeout=30) as client:
+        stored = {item["id"]: item for item in all_items(client)}
+        assert client.get("/readyz").status_code == 200
+    assert set(stored) == set(sent)
+    for event_id, data in sent.items():
+        assert base64.b64decode(stored[event_id]["data_base64"]) == data
+    queryable = dict(run_sql(database_url, "SELECT event_id, data_json IS NOT NULL FROM events"))
+    assert all(queryable[event_id] for event_id in good)
+    if database_url.startswith("postgresql"):
+        assert not queryable["underflow"]
+        assert not queryable["long-fraction"]

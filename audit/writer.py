@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import metrics
 from audit.tables import RawJson
-from common.db import STORE_UNAVAILABLE
+from common.db import STORE_UNAVAILABLE, DatabaseFileWatch
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,10 @@ class GroupCommitWriter:
         max_pending_rows: int,
         stall_timeout: float = 15.0,
         on_commit: Callable[[], None] = lambda: None,
+        database_file: DatabaseFileWatch | None = None,
     ) -> None:
         self._engine = engine
+        self._database_file = database_file or DatabaseFileWatch(None)
         self._stall_timeout = stall_timeout
         self._stalled = False
         # Set by a failed commit, cleared by the next one that succeeds (or a probe).
@@ -104,7 +106,12 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         """Start the writer task (call from the running event loop)."""
+        self._database_file.remember()
         self._task = asyncio.create_task(self._run(), name="audit-group-commit")
+
+    def database_file_problem(self) -> str | None:
+        """Why the SQLite file at the configured path is no longer the one written to."""
+        return self._database_file.problem()
 
     @property
     def running(self) -> bool:
@@ -149,6 +156,9 @@ class GroupCommitWriter:
         A flag alone would keep a pod out of service forever, since no traffic
         reaches an unready pod to clear it; so readiness tries a write itself.
         """
+        gone = self._database_file.problem()
+        if gone is not None:
+            return gone
         try:
             async with self._engine.begin() as connection:
                 # Rewrites one row in place: a real write (journal, pages) that changes nothing.
@@ -239,7 +249,11 @@ class GroupCommitWriter:
                 failure,
                 extra={"requests": len(jobs)},
             )
-            unavailable = StoreUnavailable(type(failure).__name__)
+            unavailable = (
+                failure
+                if isinstance(failure, StoreUnavailable)
+                else StoreUnavailable(type(failure).__name__)
+            )
             for job in jobs:
                 if not job.future.done():
                     job.future.set_exception(unavailable)
@@ -261,6 +275,9 @@ class GroupCommitWriter:
         await self._commit([_Job(job.table, rows, job.future)])
 
     async def _insert(self, jobs: list[_Job]) -> None:
+        gone = self._database_file.problem()
+        if gone is not None:
+            raise StoreUnavailable(gone)
         by_table: dict[Table, list[dict[str, Any]]] = {}
         for job in jobs:
             by_table.setdefault(job.table, []).extend(job.rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,43 @@ async def ping(engine: AsyncEngine) -> str | None:
     except STORE_UNAVAILABLE as exc:
         return f"database unreachable: {type(exc).__name__}"
     return None
+
+
+def sqlite_path(engine: AsyncEngine) -> Path | None:
+    """The database file of a SQLite engine (None for PostgreSQL or `:memory:`)."""
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+class DatabaseFileWatch:
+    """Notices that the SQLite file of a running service was deleted or replaced.
+
+    SQLite keeps writing into an unlinked file without an error, so every later
+    commit would be lost at the next restart. Comparing the device and inode of
+    the path with those seen at start costs one stat() (microseconds)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._identity: tuple[int, int] | None = None
+
+    def remember(self) -> None:
+        """Take the file now at the path as the database (after migrations made it)."""
+        if self.path is not None:
+            found = os.stat(self.path)
+            self._identity = (found.st_dev, found.st_ino)
+
+    def problem(self) -> str | None:
+        """None while the path still names the file opened at start, else the reason."""
+        if self._identity is None or self.path is None:
+            return None
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return f"the database file {self.path} was deleted; restore it and restart"
+        except OSError as exc:
+            return f"the database file {self.path} cannot be checked: {exc.strerror}"
+        if (found.st_dev, found.st_ino) != self._identity:
+            return f"the database file {self.path} was replaced; restart to use it"
+        return None

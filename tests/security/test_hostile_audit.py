@@ -182,3 +182,44 @@ def test_extreme_numbers_are_stored_and_never_fail_the_events_they_share_a_commi
     if database_url.startswith("postgresql"):
         assert not queryable["underflow"]
         assert not queryable["long-fraction"]
+
+
+# --- The database file deleted under a running service ------------------------------
+
+
+def test_a_deleted_database_file_turns_writes_into_503_and_readiness_off(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "audit.db"
+    service = audit_process(tmp_path, f"sqlite+aiosqlite:///{database}").start()
+    try:
+        with httpx.Client(base_url=service.url, timeout=30) as client:
+            assert (
+                client.post("/", headers=binary_headers("before"), content=b"{}").status_code == 202
+            )
+            for path in tmp_path.glob("audit.db*"):
+                path.unlink()
+
+            after = client.post("/", headers=binary_headers("after"), content=b"{}")
+            ready = client.get("/readyz")
+
+            assert after.status_code == 503, after.text
+            assert after.json()["error"] == "store_unavailable"
+            assert ready.status_code == 503
+            assert "deleted" in ready.json()["checks"]["writer"]
+    finally:
+        service.stop()
+
+
+def test_a_deleted_database_file_is_noticed_without_any_write(tmp_path: Path) -> None:
+    database = tmp_path / "audit.db"
+    service = audit_process(tmp_path, f"sqlite+aiosqlite:///{database}").start()
+    try:
+        database.unlink()
+
+        ready = httpx.get(service.url + "/readyz", timeout=10)
+
+        assert ready.status_code == 503
+        assert "deleted" in ready.json()["checks"]["writer"]
+    finally:
+        service.stop()

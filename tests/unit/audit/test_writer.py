@@ -17,7 +17,7 @@ from audit.app import MIGRATIONS
 from audit.records import event_row
 from audit.tables import events
 from audit.writer import GroupCommitWriter, StoreUnavailable
-from common.db import create_engine
+from common.db import DatabaseFileWatch, create_engine
 from common.events import new_event
 from common.migrations import Migrations
 
@@ -206,3 +206,21 @@ def test_a_writer_that_was_never_started_refuses(tmp_path: Path) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def test_a_database_file_replaced_under_the_writer_fails_writes_and_the_probe(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "w.db"
+
+    async def scenario(_: AsyncEngine, writer: GroupCommitWriter) -> None:
+        await writer.submit(events, _rows(1))
+        (tmp_path / "other.db").write_bytes(database.read_bytes())
+        (tmp_path / "other.db").replace(database)
+
+        with pytest.raises(StoreUnavailable, match="replaced"):
+            await writer.submit(events, _rows(1))
+        assert writer.failing
+        assert "replaced" in (await writer.probe() or "")
+
+    _run(tmp_path, scenario, database_file=DatabaseFileWatch(database))

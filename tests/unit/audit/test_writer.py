@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from audit.tables import events
 from audit.writer import GroupCommitWriter, StoreUnavailable
 from common.db import DatabaseFileWatch, create_engine
 from common.events import new_event
+from common.logs import configure_logging
 from common.migrations import Migrations
 
 Scenario = Callable[[AsyncEngine, GroupCommitWriter], Awaitable[None]]
@@ -224,3 +226,36 @@ def test_a_database_file_replaced_under_the_writer_fails_writes_and_the_probe(
         assert "replaced" in (await writer.probe() or "")
 
     _run(tmp_path, scenario, database_file=DatabaseFileWatch(database))
+
+
+def test_a_failed_write_logs_no_sql_parameter_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "parameter-value-that-must-not-be-logged"
+
+    async def scenario(_: AsyncEngine, writer: GroupCommitWriter) -> None:
+        good = writer.submit(events, _rows(1, subject=marker))
+        bad = writer.submit(events, _rows(1, type=None, subject=marker))
+
+        results = await asyncio.gather(good, bad, return_exceptions=True)
+
+        assert isinstance(results[1], StoreUnavailable)
+
+    with caplog.at_level("INFO"):
+        _run(tmp_path, scenario)
+
+    assert "INSERT INTO events" in caplog.text  # the statement is named...
+    assert marker not in caplog.text  # ...but none of its values
+
+
+def test_debug_logging_leaves_out_the_driver_log_of_every_statement_value() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("aiosqlite").level
+    try:
+        configure_logging("test", "debug")
+
+        assert root.isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("aiosqlite").setLevel(saved[2])

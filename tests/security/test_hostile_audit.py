@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from common.db import create_engine
+from tests.chaos.rawhttp import connect, read_head, rss_bytes
 from tests.integration.audit.helpers import SseClient, all_items, audit_process
 from tests.support.processes import ServiceProcess
 
@@ -39,6 +41,20 @@ def audit(tmp_path: Path, database_url: str) -> Iterator[ServiceProcess]:
 @pytest.fixture
 def client(audit: ServiceProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=audit.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def sqlite_audit(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """For what does not depend on the database: HTTP and codec limits."""
+    service = audit_process(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}").start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def sqlite_client(sqlite_audit: ServiceProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sqlite_audit.url, timeout=30) as http:
         yield http
 
 
@@ -223,3 +239,88 @@ def test_a_deleted_database_file_is_noticed_without_any_write(tmp_path: Path) ->
         assert "deleted" in ready.json()["checks"]["writer"]
     finally:
         service.stop()
+
+
+# --- Header size, attribute length, metric labels -------------------------------------
+
+
+def test_a_huge_header_gets_431_before_the_server_buffers_it(
+    sqlite_audit: ServiceProcess,
+) -> None:
+    audit = sqlite_audit
+    assert audit.process is not None
+    rss_before = rss_bytes(audit.process.pid)
+    sock = connect(audit.port, timeout=15)
+    sent = 0
+    try:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nce-type: ")
+        chunk = b"a" * 65536
+        with contextlib.suppress(OSError):  # the server closes the connection early
+            while sent < 64 * 2**20:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        status, _ = read_head(sock)
+    finally:
+        sock.close()
+
+    assert status == 431
+    assert sent < 64 * 2**20, "the server read the whole 64 MiB header"
+    assert rss_bytes(audit.process.pid) - rss_before < 16 * 2**20
+
+
+def test_headers_just_under_the_limit_are_served(sqlite_client: httpx.Client) -> None:
+    padding = {f"x-pad-{i}": "p" * 1000 for i in range(60)}  # ~61 KB of 64 KiB
+
+    response = sqlite_client.post(
+        "/", headers={**binary_headers("padded"), **padding}, content=b'{"n": 1}'
+    )
+
+    assert response.status_code == 202, response.text
+
+
+def test_an_attribute_longer_than_the_limit_is_refused_in_every_mode(
+    sqlite_client: httpx.Client,
+) -> None:
+    long_type = "t" * 8193
+    structured = {
+        "specversion": "1.0",
+        "id": "long",
+        "source": SOURCE,
+        "type": long_type,
+        "data": {"n": 1},
+    }
+
+    answers = [
+        sqlite_client.post("/", headers=binary_headers("long", long_type), content=b"{}"),
+        sqlite_client.post(
+            "/",
+            headers={"content-type": "application/cloudevents+json"},
+            content=json.dumps(structured),
+        ),
+        sqlite_client.post(
+            "/",
+            headers={"content-type": "application/cloudevents+json"},
+            content=json.dumps({**structured, "type": "t", "myext": "x" * 8193}),
+        ),
+    ]
+
+    assert [(r.status_code, r.json()["attribute"]) for r in answers] == [
+        (400, "type"),
+        (400, "type"),
+        (400, "myext"),
+    ]
+    assert all_items(sqlite_client) == []
+
+
+def test_metric_labels_never_carry_a_long_client_value(sqlite_client: httpx.Client) -> None:
+    long_type = "metric.type." + "t" * 4000
+
+    accepted = sqlite_client.post(
+        "/", headers=binary_headers("long-type", long_type), content=b"{}"
+    )
+    metrics = sqlite_client.get("/metrics").text
+
+    assert accepted.status_code == 202
+    assert long_type not in metrics
+    assert 'audit_events_received_total{mode="binary",type="_other"}' in metrics
+    assert max(len(line) for line in metrics.splitlines()) < 1024

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from audit.queries import EXPORT_PAGE
 from common.db import create_engine
 from tests.chaos.rawhttp import connect, read_head, rss_bytes
 from tests.integration.audit.helpers import SseClient, all_items, audit_process
@@ -157,6 +158,40 @@ def test_rows_no_reader_could_parse_are_read_as_bytes_by_every_read(
         assert [frame.json()["id"] for frame in stream.take(len(expected))] == expected
     finally:
         stream.close()
+
+
+def test_an_export_that_cannot_finish_fails_for_the_client_instead_of_a_clean_200(
+    sqlite_audit: ServiceProcess, sqlite_client: httpx.Client, tmp_path: Path
+) -> None:
+    """A row the service cannot render (here its attributes column was corrupted in
+    the database, a fault no request can cause) on the second page of an export: the
+    client gets an incomplete chunked response, never a 200 that looks complete."""
+    batch = [
+        {"specversion": "1.0", "id": f"e-{i}", "source": SOURCE, "type": "t", "data": i}
+        for i in range(EXPORT_PAGE + 10)
+    ]
+    response = sqlite_client.post(
+        "/",
+        headers={"content-type": "application/cloudevents-batch+json"},
+        content=json.dumps(batch),
+    )
+    assert response.status_code == 202, response.text
+    run_sql(
+        f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}",
+        "UPDATE events SET attributes = '{not json' WHERE event_id = :event_id",
+        event_id=f"e-{EXPORT_PAGE + 5}",
+    )
+
+    received: list[str] = []
+
+    def read_export() -> None:
+        with sqlite_client.stream("GET", "/v1/events/export") as export:
+            assert export.status_code == 200
+            received.extend(export.iter_lines())
+
+    with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+        read_export()
+    assert EXPORT_PAGE <= len(received) < EXPORT_PAGE + 10
 
 
 # --- Extreme numbers: stored, and never a shared failure ------------------------------

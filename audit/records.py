@@ -26,7 +26,7 @@ _INTEGER = re.compile(r"-?[0-9]{1,10}")
 # nesting limits of common parsers (Python's json ~1000, orjson 1024, browsers more).
 MAX_JSON_DEPTH = 256
 # A JSON string, or an unterminated one up to the end: never fails, so never backtracks.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = [0] * 256
 for _opener in b"[{":

@@ -100,9 +100,14 @@ class DatabaseFileWatch:
 
     def remember(self) -> None:
         """Take the file now at the path as the database (after migrations made it)."""
-        if self.path is not None:
+        if self.path is None:
+            return
+        try:
             found = os.stat(self.path)
-            self._identity = (found.st_dev, found.st_ino)
+        except OSError:  # nothing to watch; problem() then reports nothing either
+            self._identity = None
+            return
+        self._identity = (found.st_dev, found.st_ino)
 
     def problem(self) -> str | None:
         """None while the path still names the file opened at start, else the reason."""

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from audit.queries import EXPORT_PAGE
 from common.db import create_engine
-from tests.chaos.rawhttp import connect, read_head, rss_bytes
+from tests.chaos.rawhttp import connect, read_head, request_head, rss_bytes
 from tests.integration.audit.helpers import SseClient, all_items, audit_process
 from tests.support.processes import ServiceProcess
 
@@ -311,6 +311,27 @@ def test_headers_just_under_the_limit_are_served(sqlite_client: httpx.Client) ->
     )
 
     assert response.status_code == 202, response.text
+
+
+def test_the_header_limit_counts_each_request_of_a_kept_alive_connection(
+    sqlite_audit: ServiceProcess,
+) -> None:
+    head = request_head("GET", "/healthz", {f"x-pad-{i}": "p" * 1000 for i in range(40)})
+    sock = connect(sqlite_audit.port, timeout=15)
+    try:
+        statuses = []
+        for _ in range(4):  # 160 KB of heads in all, each one under 64 KiB
+            sock.sendall(head)
+            status, response = read_head(sock)
+            statuses.append(status)
+            length = int(response.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            body = response.split(b"\r\n\r\n", 1)[1]
+            while len(body) < length:
+                body += sock.recv(length - len(body))
+    finally:
+        sock.close()
+
+    assert statuses == [200, 200, 200, 200]
 
 
 def test_an_attribute_longer_than_the_limit_is_refused_in_every_mode(

@@ -30,7 +30,7 @@ from audit.settings import AuditSettings
 from audit.sink import RETRY_AFTER_SECONDS, Sink
 from audit.stream import CommitSignal, LiveTail
 from audit.writer import GroupCommitWriter
-from common.db import STORE_UNAVAILABLE, create_engine
+from common.db import STORE_UNAVAILABLE, DatabaseFileWatch, create_engine, sqlite_path
 from common.migrations import Migrations
 from common.settings import load_settings
 from common.startup import RetryingStartup
@@ -112,7 +112,9 @@ class _StoreLifecycle:
         async def writer() -> str | None:
             if not self.writer.running:
                 return "not accepting writes yet"
-            return await self.writer.probe() if self.writer.failing else None
+            if self.writer.failing or self.writer.database_file_problem() is not None:
+                return await self.writer.probe()
+            return None
 
         return {"database": lambda: self.migrations.check(self.engine), "writer": writer}
 
@@ -129,6 +131,7 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
         max_pending_rows=settings.max_pending_rows,
         stall_timeout=settings.store_timeout_seconds,
         on_commit=commits.notify,
+        database_file=DatabaseFileWatch(sqlite_path(engine)),
     )
     store = _StoreLifecycle(engine, writer)
     events = EventStore(engine)

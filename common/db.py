@@ -78,7 +78,7 @@ async def ping(engine: AsyncEngine) -> str | None:
 def sqlite_path(engine: AsyncEngine) -> Path | None:
     """The database file of a SQLite engine (None for PostgreSQL or `:memory:`)."""
     database = engine.url.database
-    if not is_sqlite(engine) or not database or database == ":memory:":
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
     return Path(database)
 

@@ -23,9 +23,9 @@ from sqlalchemy import text
 
 from audit.queries import EXPORT_PAGE
 from common.db import create_engine
+from devstack import ServiceProcess
 from tests.chaos.rawhttp import connect, read_head, request_head, rss_bytes
 from tests.integration.audit.helpers import SseClient, all_items, audit_process
-from tests.support.processes import ServiceProcess
 
 SOURCE = "/security/hostile"
 # Deeper than any reader of the read API can be asked to parse (the sink's limit is 256).

@@ -23,8 +23,8 @@ import pytest
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent as SdkEvent
 
+from devstack import REPO, ServiceProcess
 from tests.integration.audit.helpers import audit_process, metric
-from tests.support.processes import REPO, ServiceProcess
 
 NODE_MODULES = REPO / ".tools" / "ci" / "npm" / "node_modules"
 SENDER = REPO / "tests" / "support" / "js" / "send_with_cloudevents_sdk.js"

@@ -1,5 +1,6 @@
-# The README's commands. Needs only python3 (>= 3.11) and make: the first
-# target that needs the environment creates it (uv in .tools/, the project in .venv/).
+# The README's commands. Needs only python3 (>= 3.11) and make: the first target
+# that needs the environment creates it (uv in .tools/bin, the project in .venv/),
+# from the standard library alone where python3 has no venv or pip (Debian, Ubuntu).
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
@@ -13,7 +14,7 @@ PYTEST_ARGS ?= -n 3 --durations=25
 .PHONY: run test lint fmt typecheck unit bench fuzz cluster cluster-down images env clean
 
 run: env ## Start broker, audit and user locally (SQLite under .data/)
-	$(BIN)/python -m broker.stack
+	$(BIN)/python -m devstack
 
 test: env lint typecheck ## Lint, type-check and run every test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -28,6 +29,7 @@ fmt: env
 
 typecheck: env
 	$(BIN)/mypy
+	$(BIN)/mypy hack/bootstrap_uv.py
 
 bench: env ## Side-by-side throughput/latency against the baselines
 	$(BIN)/python -m bench
@@ -52,8 +54,10 @@ images: ## Build the user and audit images
 env: $(VENV)/.synced
 
 $(UV):
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install -q "uv==$(UV_VERSION)"
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make: needs $(PYTHON) >= 3.11: Debian/Ubuntu: sudo apt-get install python3;" \
+	  "Fedora: sudo dnf install python3; or make PYTHON=<a python3.11 or newer>" >&2; exit 1; }
+	@$(PYTHON) hack/bootstrap_uv.py --version $(UV_VERSION) --dest .tools
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON)

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from audit.auth import ReadAuth
+from audit.delivery_auth import DeliveryAuth, OidcVerifier
 from audit.openapi import openapi_document
 from audit.queries import EventStore
 from audit.read_api import ReadApi
@@ -29,9 +30,10 @@ from audit.settings import AuditSettings
 from audit.sink import RETRY_AFTER_SECONDS, Sink
 from audit.stream import CommitSignal, LiveTail
 from audit.writer import GroupCommitWriter
-from common.db import STORE_UNAVAILABLE, create_engine
+from common.db import STORE_UNAVAILABLE, DatabaseFileWatch, create_engine, sqlite_path
 from common.migrations import Migrations
 from common.settings import load_settings
+from common.startup import RetryingStartup
 from common.web.errors import EXCEPTION_HANDLERS, json_error
 from common.web.health import ReadinessCheck, health_routes
 from common.web.observability import ObservabilityMiddleware
@@ -95,27 +97,12 @@ class _StoreLifecycle:
         self.engine = engine
         self.writer = writer
         self.migrations = Migrations(MIGRATIONS)
-        self.first_attempt = asyncio.Event()
+        self.startup = RetryingStartup("migrations", self.prepare, logger)
 
     async def prepare(self) -> None:
-        """Migrate to head, then accept writes; retries while the database is down."""
-        delay = 0.5
-        while True:
-            try:
-                await self.migrations.upgrade(self.engine)
-                break
-            except Exception as exc:  # unreachable or failing: /readyz says so meanwhile
-                self.first_attempt.set()
-                logger.warning(
-                    "migrations not applied yet, retrying in %.1fs: %s: %s",
-                    delay,
-                    type(exc).__name__,
-                    exc,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """Migrate to head, then accept writes."""
+        await self.migrations.upgrade(self.engine)
         self.writer.start()
-        self.first_attempt.set()
         logger.info("store ready", extra={"schema": self.migrations.head})
 
     def checks(self) -> Mapping[str, ReadinessCheck]:
@@ -125,7 +112,9 @@ class _StoreLifecycle:
         async def writer() -> str | None:
             if not self.writer.running:
                 return "not accepting writes yet"
-            return await self.writer.probe() if self.writer.failing else None
+            if self.writer.failing or self.writer.database_file_problem() is not None:
+                return await self.writer.probe()
+            return None
 
         return {"database": lambda: self.migrations.check(self.engine), "writer": writer}
 
@@ -142,6 +131,7 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
         max_pending_rows=settings.max_pending_rows,
         stall_timeout=settings.store_timeout_seconds,
         on_commit=commits.notify,
+        database_file=DatabaseFileWatch(sqlite_path(engine)),
     )
     store = _StoreLifecycle(engine, writer)
     events = EventStore(engine)
@@ -160,6 +150,8 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
     )
     auth = ReadAuth(settings.read_token())
     guard = auth.guard
+    oidc = settings.oidc()
+    delivery = DeliveryAuth(OidcVerifier(oidc) if oidc else None)
     page = (STATIC / "index.html").read_bytes()
     openapi = openapi_document()
 
@@ -176,6 +168,7 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
             extra={
                 "database": make_url(database_url).render_as_string(hide_password=True),
                 "read_api": "token required" if auth.required else "open",
+                "delivery_auth": delivery.describe(),
                 "max_batch_size": settings.max_batch_size,
                 "max_sse_clients": settings.max_sse_clients,
             },
@@ -183,25 +176,19 @@ def create_app(settings: AuditSettings | None = None) -> Starlette:
         if not auth.required:
             logger.warning("AUDIT_READ_TOKEN is not set: the read API and event data are open")
         _on_stop_signal(commits.close)
-        preparing = asyncio.create_task(store.prepare(), name="audit-prepare-store")
-        # Usually ready at once; if the database is down, serve /healthz meanwhile.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(store.first_attempt.wait(), 10)
         try:
-            yield
+            async with store.startup.in_background():
+                yield
         finally:
             commits.close()
-            preparing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await preparing
             await writer.close()
             await engine.dispose()
             logger.info("audit stopped")
 
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
-        Route("/", sink.receive, methods=["POST"]),
-        Route("/dead-letter", sink.dead_letter, methods=["POST"]),
+        Route("/", delivery.guard(sink.receive), methods=["POST"]),
+        Route("/dead-letter", delivery.guard(sink.dead_letter), methods=["POST"]),
         Route("/v1/events", guard(reader.list_events), methods=["GET"]),
         Route("/v1/events/stream", guard(tail.endpoint), methods=["GET"]),
         Route("/v1/events/export", guard(reader.export_events), methods=["GET"]),

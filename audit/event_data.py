@@ -1,7 +1,8 @@
 """What audit knows about the data of the events it is built for.
 
 A valid CloudEvent can still carry data that breaks its type's contract, e.g. a
-`user.storeUser` whose `id` is not a string. Audit refuses those with 400, so the
+`user.storeUser` whose `id` is not a string, or JSON data nested deeper than the
+readers of the read API can parse. Audit refuses those with 400, so the
 broker does not retry them and the Knative deadLetterSink keeps them for a person.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import orjson
 
+from audit.records import MAX_JSON_DEPTH, json_too_deep
 from common.events import CloudEvent, InvalidEvent
 from common.events.json_format import is_json_content_type
 
@@ -23,7 +25,14 @@ class InvalidEventData(InvalidEvent):
 
 
 def check_event_data(event: CloudEvent) -> None:
-    """Raise InvalidEventData when a known type's data breaks its contract."""
+    """Raise InvalidEventData when JSON data is nested deeper than the read API can
+    hand to its readers, or when a known type's data breaks its contract."""
+    if (
+        event.data is not None
+        and is_json_content_type(event.datacontenttype)
+        and json_too_deep(event.data)
+    ):
+        raise InvalidEventData(f"JSON data is nested deeper than {MAX_JSON_DEPTH} levels", "data")
     if event.type not in USER_EVENT_TYPES:
         return
     if event.data is None or not is_json_content_type(event.datacontenttype):

@@ -37,20 +37,29 @@ BATCH_ROWS = Histogram(
 STORE_FAILURES = Counter(
     "audit_store_failures_total", "Group-commit transactions that failed (answered 503)."
 )
+DATA_JSON_REFUSED = Counter(
+    "audit_data_json_refused_total",
+    "Events stored with data_json NULL because the database refused their JSON "
+    "(e.g. a number PostgreSQL's numeric cannot hold); the bytes are kept.",
+)
 SSE_CLIENTS = Gauge("audit_sse_clients", "Open live-tail (SSE) connections.")
 
 # Event types come from clients; past this many distinct labels the rest share one,
-# so a sender cannot grow the metric without bound.
+# and so does any longer type, so a sender cannot grow the metric without bound.
 MAX_TYPE_LABELS = 200
+MAX_TYPE_LABEL_LENGTH = 100
 OTHER_TYPE = "_other"
 _known_types: set[str] = set()
 _known_types_lock = threading.Lock()
 
 
 def type_label(event_type: str) -> str:
-    """`event_type` as a metric label, or `_other` once the label budget is spent."""
+    """`event_type` as a metric label, or `_other` once the label budget is spent
+    or for a type longer than MAX_TYPE_LABEL_LENGTH."""
     if event_type in _known_types:
         return event_type
+    if len(event_type) > MAX_TYPE_LABEL_LENGTH:
+        return OTHER_TYPE
     with _known_types_lock:
         if len(_known_types) < MAX_TYPE_LABELS:
             _known_types.add(event_type)

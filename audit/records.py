@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import json
+import itertools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -21,10 +21,34 @@ from common.events.json_format import is_json_content_type
 _JSONB_UNSAFE = b"\\u0000"
 _INTEGER = re.compile(r"-?[0-9]{1,10}")
 
+# JSON data nested deeper than this is refused by the sink and read back as bytes
+# only: every Event JSON document of the read API then stays within the default
+# nesting limits of common parsers (Python's json ~1000, orjson 1024, browsers more).
+MAX_JSON_DEPTH = 256
+# A JSON string, or an unterminated one up to the end: never fails, so never backtracks.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = [0] * 256
+for _opener in b"[{":
+    _BRACKET_STEP[_opener] = 1
+for _closer in b"]}":
+    _BRACKET_STEP[_closer] = -1
+
+
+def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the brackets of `data` (outside strings) nest deeper than `limit`.
+    Linear in the size of `data`, valid JSON or not."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > limit
+
 
 def queryable_json(data: bytes | None, content_type: str | None) -> str | None:
     """The data as JSON text for the `data_json` column, when it is JSON."""
     if data is None or not is_json_content_type(content_type) or _JSONB_UNSAFE in data:
+        return None
+    if json_too_deep(data):
         return None
     try:
         orjson.loads(data)
@@ -73,16 +97,19 @@ def _int_or_none(value: object) -> int | None:
 
 
 def _json_data(data: bytes) -> Any:
+    """The data as a JSON value to embed, or None when readers could not parse it
+    (not JSON, a number no double holds, or nested deeper than MAX_JSON_DEPTH)."""
     try:
         orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    # Embedding the received text keeps it exact (big integers too). A line
-    # break inside would split an NDJSON line or an SSE field: re-encode those
-    # compactly, with the stdlib, whose integers have no size limit.
+    if json_too_deep(data):
+        return None
+    # Embedding the received text keeps it exact (big integers too). A line break
+    # would split an NDJSON line or an SSE field; in valid JSON a raw CR or LF can
+    # only be whitespace between tokens (RFC 8259 §7), so a space replaces it.
     if b"\n" in data or b"\r" in data:
-        compact = json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False)
-        return orjson.Fragment(compact.encode("utf-8"))
+        data = data.replace(b"\n", b" ").replace(b"\r", b" ")
     return orjson.Fragment(data)
 
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from audit.delivery_auth import OidcConfig
 from common.settings import ServiceSettings
+
+# Knative's default for `oidc-discovery-base-url` (knative/eventing knative-v1.22.2
+# pkg/apis/feature/features.go): the API server, from inside the cluster.
+DEFAULT_OIDC_DISCOVERY_URL = "https://kubernetes.default.svc"
 
 
 class AuditSettings(ServiceSettings):
@@ -25,6 +34,69 @@ class AuditSettings(ServiceSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     # Streams also look for rows other replicas wrote this often.
     sse_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # Authenticated delivery (audit/delivery_auth.py): on when the audience is set.
+    audit_oidc_audience: str | None = None
+    audit_oidc_discovery_url: str = DEFAULT_OIDC_DISCOVERY_URL
+    # Pins the issuer; unset, the issuer the discovery document names is trusted.
+    audit_oidc_issuer: str | None = None
+    # CA bundle for the discovery URL, and a token to present there (both files).
+    audit_oidc_ca_file: Path | None = None
+    audit_oidc_token_file: Path | None = None
+    # Comma-separated `sub` values allowed to deliver; `prefix*` globs; empty: any.
+    audit_oidc_subjects: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator(
+        "audit_oidc_audience",
+        "audit_oidc_issuer",
+        "audit_oidc_ca_file",
+        "audit_oidc_token_file",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("audit_oidc_subjects", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("audit_oidc_discovery_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> AuditSettings:
+        # A half-configured verifier would look on while it is off.
+        stray = [
+            name
+            for name in ("audit_oidc_issuer", "audit_oidc_ca_file", "audit_oidc_token_file")
+            if getattr(self, name) is not None
+        ] + (["audit_oidc_subjects"] if self.audit_oidc_subjects else [])
+        if self.audit_oidc_audience is None and stray:
+            raise ValueError(f"{', '.join(stray).upper()} need AUDIT_OIDC_AUDIENCE")
+        return self
+
+    def oidc(self) -> OidcConfig | None:
+        """The delivery-token check, or None when deliveries are not authenticated."""
+        if self.audit_oidc_audience is None:
+            return None
+        return OidcConfig(
+            audience=self.audit_oidc_audience,
+            discovery_url=self.audit_oidc_discovery_url,
+            issuer=self.audit_oidc_issuer,
+            ca_file=self.audit_oidc_ca_file,
+            token_file=self.audit_oidc_token_file,
+            subjects=self.audit_oidc_subjects,
+        )
 
     def read_token(self) -> str | None:
         """The configured read token, or None when the read API is open."""

@@ -16,7 +16,7 @@ from audit import metrics
 from audit.event_data import check_event_data
 from audit.records import dead_letter_row, event_row
 from audit.tables import dead_letters, events
-from audit.writer import GroupCommitWriter, StoreUnavailable
+from audit.writer import EventsRefused, GroupCommitWriter, StoreUnavailable
 from common.events import CloudEvent, CloudEventError, parse_http
 from common.web.body import read_body
 from common.web.errors import ApiError
@@ -83,5 +83,10 @@ class Sink:
                 "store_unavailable",
                 f"the event store did not commit the events ({exc}); retry",
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
+            ) from exc
+        except EventsRefused as exc:
+            metrics.REJECTED.labels("unstorable_event").inc()
+            raise ApiError(
+                400, "unstorable_event", f"the event store refuses a value of these events ({exc})"
             ) from exc
         return mode, rows

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import metrics
 from audit.tables import RawJson
-from common.db import STORE_UNAVAILABLE
+from common.db import STORE_UNAVAILABLE, DatabaseFileWatch
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +36,35 @@ SEQ_ORDER_LOCK = zlib.crc32(b"audit.events.seq")
 # Failures one bad row can cause; the batch is then retried request by request to
 # confine it. Anything else (connection lost, server stopping) fails the batch whole.
 _ROW_ERRORS = (IntegrityError, DataError, ProgrammingError)
+# SQLSTATE classes a row's values cause (PostgreSQL, Appendix A): 22 data exception,
+# 23 integrity violation. asyncpg's errors reach SQLAlchemy as a generic DBAPIError,
+# so the class comes from the code, not from the exception type.
+_ROW_SQLSTATE_CLASSES = ("22", "23")
+
+
+def _sqlstate(exc: Exception) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
 
 
 def _caused_by_rows(exc: Exception) -> bool:
-    if isinstance(exc, _ROW_ERRORS):
+    if isinstance(exc, _ROW_ERRORS) or _sqlstate(exc)[:2] in _ROW_SQLSTATE_CLASSES:
         return True
     # Binding a value failed before the database saw the statement.
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
+def _is_data_exception(exc: Exception) -> bool:
+    """A value the database refuses to hold, e.g. `1e-20000` in jsonb (22003)."""
+    return isinstance(exc, DataError) or _sqlstate(exc).startswith("22")
+
+
 class StoreUnavailable(Exception):
     """The rows were not committed; the caller must not acknowledge them."""
+
+
+class EventsRefused(Exception):
+    """The database refuses a value of these rows, even with `data_json` left out:
+    retrying cannot help, so the caller answers 4xx."""
 
 
 @dataclass(slots=True)
@@ -67,8 +85,10 @@ class GroupCommitWriter:
         max_pending_rows: int,
         stall_timeout: float = 15.0,
         on_commit: Callable[[], None] = lambda: None,
+        database_file: DatabaseFileWatch | None = None,
     ) -> None:
         self._engine = engine
+        self._database_file = database_file or DatabaseFileWatch(None)
         self._stall_timeout = stall_timeout
         self._stalled = False
         # Set by a failed commit, cleared by the next one that succeeds (or a probe).
@@ -86,7 +106,12 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         """Start the writer task (call from the running event loop)."""
+        self._database_file.remember()
         self._task = asyncio.create_task(self._run(), name="audit-group-commit")
+
+    def database_file_problem(self) -> str | None:
+        """Why the SQLite file at the configured path is no longer the one written to."""
+        return self._database_file.problem()
 
     @property
     def running(self) -> bool:
@@ -131,6 +156,9 @@ class GroupCommitWriter:
         A flag alone would keep a pod out of service forever, since no traffic
         reaches an unready pod to clear it; so readiness tries a write itself.
         """
+        gone = self._database_file.problem()
+        if gone is not None:
+            return gone
         try:
             async with self._engine.begin() as connection:
                 # Rewrites one row in place: a real write (journal, pages) that changes nothing.
@@ -210,6 +238,8 @@ class GroupCommitWriter:
             logger.warning("batch failed, retrying request by request: %s", failure)
             for job in jobs:
                 await self._commit([job])
+        elif _is_data_exception(failure):
+            await self._store_as_bytes(jobs[0], failure)
         else:
             self.failing = True
             metrics.STORE_FAILURES.inc()
@@ -219,12 +249,35 @@ class GroupCommitWriter:
                 failure,
                 extra={"requests": len(jobs)},
             )
-            unavailable = StoreUnavailable(type(failure).__name__)
+            unavailable = (
+                failure
+                if isinstance(failure, StoreUnavailable)
+                else StoreUnavailable(type(failure).__name__)
+            )
             for job in jobs:
                 if not job.future.done():
                     job.future.set_exception(unavailable)
 
+    async def _store_as_bytes(self, job: _Job, failure: Exception) -> None:
+        """One request's data was refused by the database (e.g. jsonb cannot hold a
+        number): keep its bytes and leave `data_json` NULL, or refuse the request."""
+        if all(row.get("data_json") is None for row in job.rows):
+            logger.warning("the database refuses these events: SQLSTATE %s", _sqlstate(failure))
+            if not job.future.done():
+                job.future.set_exception(EventsRefused(_sqlstate(failure) or "data exception"))
+            return
+        logger.warning(
+            "the database refuses the data as JSON (SQLSTATE %s); storing bytes only",
+            _sqlstate(failure),
+        )
+        metrics.DATA_JSON_REFUSED.inc(len(job.rows))
+        rows = [{**row, "data_json": None} for row in job.rows]
+        await self._commit([_Job(job.table, rows, job.future)])
+
     async def _insert(self, jobs: list[_Job]) -> None:
+        gone = self._database_file.problem()
+        if gone is not None:
+            raise StoreUnavailable(gone)
         by_table: dict[Table, list[dict[str, Any]]] = {}
         for job in jobs:
             by_table.setdefault(job.table, []).extend(job.rows)

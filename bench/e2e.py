@@ -32,9 +32,10 @@ from bench.runner import Load, measured_run, new_run_id, run_load, wrk_metrics
 from bench.scenarios import Context, Scenario
 from bench.servers import Server, ServerGroup
 from bench.stats import percentile
+from devstack import broker_address
 
 STORE_USER = "user.storeUser"
-BROKER_PATH = "/user-audit/default"  # k8s/broker.yaml: namespace user-audit, name default
+BROKER_PATH = "/{}/{}".format(*broker_address())  # the ingress of k8s/broker.yaml's Broker
 USER_LOAD = Load("user.lua", lambda run_id: [run_id], connections=32, timeout_s=30.0)
 LATENCY_RATE = 300.0
 LATENCY_DURATION_S = 10.0

@@ -1,5 +1,5 @@
 """Server processes for the bench: real `python -m ...` processes on free 127.0.0.1
-ports (tests.support.processes.ServiceProcess), each with a temporary data dir,
+ports (devstack.ServiceProcess), each with a temporary data dir,
 optionally pinned to CPUs, with their CPU time readable from /proc."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.processes import ServiceProcess
+from devstack import ServiceProcess
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

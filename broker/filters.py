@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from broker.cesql import Expression
+from cesql import Expression
 from common.events.headers import canonical_string
 from common.events.model import AttributeValue
 

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import yaml
 
-from broker.cesql import CesqlParseError, compile_expression
 from broker.delivery import (
     BROKER_DEFAULT_DELIVERY,
     BackoffPolicy,
@@ -38,6 +37,7 @@ from broker.filters import (
     PrefixFilter,
     SuffixFilter,
 )
+from cesql import CesqlParseError, compile_expression
 
 logger = logging.getLogger(__name__)
 

@@ -64,6 +64,8 @@ def configure_logging(service: str, level: str = "info") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # httpx logs every request at INFO; our relay/dispatcher log outcomes themselves.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameter values (event data) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import Any
 
+from alembic import command, context
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
@@ -21,22 +20,16 @@ class Migrations:
     """The migration scripts of one service (its `migrations/` folder)."""
 
     def __init__(self, script_location: Path) -> None:
-        self.config = Config()
-        self.config.set_main_option("script_location", str(script_location))
-        self.script = ScriptDirectory.from_config(self.config)
+        self.script_location = str(script_location)
+        self.script = ScriptDirectory(self.script_location)
         self.head = self.script.get_current_head()
         self.lock_key = zlib.crc32(str(script_location.parent.name).encode())
 
     def _upgrade(self, connection: Connection) -> None:
-        def steps(revision: Any, _: Any) -> Any:
-            return self.script._upgrade_revs("head", revision)
-
-        with EnvironmentContext(
-            self.config, self.script, fn=steps, destination_rev="head"
-        ) as environment:
-            environment.configure(connection=connection, target_metadata=None)
-            with environment.begin_transaction():
-                environment.run_migrations()
+        # Alembic's cookbook recipe for sharing a connection: env.py (run_env) picks it up.
+        config = Config(attributes={"connection": connection})
+        config.set_main_option("script_location", self.script_location)
+        command.upgrade(config, "head")
 
     async def upgrade(self, engine: AsyncEngine) -> None:
         """Bring the schema to head. Replicas serialise on an advisory lock."""
@@ -66,3 +59,14 @@ class Migrations:
         if current != self.head:
             return f"schema at {current}, expected {self.head}"
         return None
+
+
+def run_env() -> None:
+    """The body of every service's `migrations/env.py`: migrate on the connection that
+    `Migrations.upgrade` holds (under its advisory lock), never on one of its own."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise SystemExit("migrations run at start-up: start the service (python -m <service>)")
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()

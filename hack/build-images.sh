@@ -4,8 +4,12 @@
 # Base image: $PYTHON_IMAGE if set; else the official python:3.11-slim-bookworm when a
 # registry answers; else (or with OFFLINE=1) ../shared/tools/offline-docker.sh starts a
 # local engine and builds a local Python base, whose name is its last output line.
-# KIND_CLUSTER=user-audit also loads both images into that kind cluster afterwards
-# (for `kubectl apply -k k8s`; skaffold loads its own builds).
+# Afterwards both images are loaded into the kind cluster $KIND_CLUSTER, by default the
+# project's ($KIND_CLUSTER_NAME from hack/versions.env) when it exists; KIND_CLUSTER=none
+# skips it. skaffold loads its own builds.
+# With BuildKit (buildx) no provenance or SBOM attestation is attached: from Docker's
+# containerd image store, `kind load` cannot import an image that has one
+# (kubernetes-sigs/kind#3795). The classic builder adds none and knows no such flags.
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,18 +43,35 @@ else
 fi
 command -v docker >/dev/null 2>&1 || die "docker not found (https://docs.docker.com/engine/install/)"
 
+no_attestations=()
+if [[ ${DOCKER_BUILDKIT:-1} != 0 ]] && docker buildx version >/dev/null 2>&1; then
+  no_attestations=(--provenance=false --sbom=false)
+fi
+
 for service in user audit; do
   image=knative-user-audit/$service:$TAG
   log "building $image on $base"
-  docker build --network host --build-arg "PYTHON_IMAGE=$base" \
+  docker build "${no_attestations[@]}" --network host --build-arg "PYTHON_IMAGE=$base" \
     -f "$REPO_ROOT/$service/Dockerfile" -t "$image" "$REPO_ROOT"
 done
 
 docker image ls --filter "reference=knative-user-audit/*:$TAG" \
   --format '{{.Repository}}:{{.Tag}}  {{.Size}}' >&2
 
-if [[ -n ${KIND_CLUSTER:-} ]]; then
-  log "loading the images into kind cluster $KIND_CLUSTER"
-  kind load docker-image --name "$KIND_CLUSTER" \
+kind_cluster=${KIND_CLUSTER:-$KIND_CLUSTER_NAME}
+if [[ $kind_cluster == none ]]; then
+  exit 0
+elif ! command -v kind >/dev/null 2>&1; then
+  [[ -z ${KIND_CLUSTER:-} ]] || die "kind not found: cannot load into $KIND_CLUSTER"
+  log "kind not found: the images stay in the local engine"
+elif ! kind get clusters 2>/dev/null | grep -qx "$kind_cluster"; then
+  [[ -z ${KIND_CLUSTER:-} ]] || die "no kind cluster named $KIND_CLUSTER"
+  log "no kind cluster $kind_cluster (make cluster): the images stay in the local engine"
+else
+  log "loading the images into kind cluster $kind_cluster"
+  kind load docker-image --name "$kind_cluster" \
     "knative-user-audit/user:$TAG" "knative-user-audit/audit:$TAG"
+  # Same tag as before the rebuild: applying the manifests again changes nothing.
+  log "pods already running keep the old image until restarted:"
+  log "  kubectl -n user-audit rollout restart deployment/user deployment/audit"
 fi

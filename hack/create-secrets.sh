@@ -4,7 +4,9 @@
 #   user-db         username, password, database, DATABASE_URL   (read by user)
 #   audit-db        username, password, database, DATABASE_URL   (read by audit)
 # Usage: hack/create-secrets.sh [namespace]   (default user-audit; kubectl's current
-# context unless KUBE_CONTEXT is set). Idempotent: existing Secrets are left alone.
+# context unless KUBE_CONTEXT is set, or SKAFFOLD_KUBE_CONTEXT: skaffold runs this as a
+# before-deploy hook). Idempotent: existing Secrets are left alone. The namespace must
+# exist (make cluster creates it; elsewhere: kubectl apply -f k8s/namespace.yaml).
 #
 # The values go to kubectl on stdin, never on a command line, and with `create` rather
 # than `apply`, so no last-applied annotation keeps a copy in clear.
@@ -15,8 +17,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 namespace=${1:-user-audit}
+context=${KUBE_CONTEXT:-${SKAFFOLD_KUBE_CONTEXT:-}}
 kube=(kubectl)
-if [[ -n ${KUBE_CONTEXT:-} ]]; then kube+=(--context "$KUBE_CONTEXT"); fi
+if [[ -n $context ]]; then kube+=(--context "$context"); fi
 db_host=postgres.$namespace.svc.cluster.local
 
 random_password() { # 32 hex characters: URL-safe, no quoting needed anywhere
@@ -39,6 +42,10 @@ create_secret() { # name, then key=value pairs
   } | "${kube[@]}" -n "$namespace" create -f - >/dev/null
   log "created secret $namespace/$name"
 }
+
+"${kube[@]}" get namespace "$namespace" >/dev/null 2>&1 ||
+  die "namespace $namespace does not exist${context:+ in context $context}; create it first:" \
+    "make cluster, or kubectl apply -f k8s/namespace.yaml"
 
 if secret_exists postgres-admin; then
   log "secret $namespace/postgres-admin exists, kept"

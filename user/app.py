@@ -19,6 +19,7 @@ from starlette.routing import Route
 from common.db import STORE_UNAVAILABLE, create_engine, normalize_url
 from common.migrations import Migrations
 from common.settings import load_settings
+from common.startup import RetryingStartup
 from common.web.errors import EXCEPTION_HANDLERS, json_error
 from common.web.health import ReadinessCheck, health_routes
 from common.web.observability import ObservabilityMiddleware
@@ -30,6 +31,7 @@ from user.outbox import EventFactory, OutboxQueue
 from user.passwords import Argon2Params, PasswordHasher
 from user.relay import EventSender, OutboxRelay, RelayTiming
 from user.settings import UserSettings
+from user.sink_token import TokenFile
 from user.store import UserStore
 
 logger = logging.getLogger("user")
@@ -84,6 +86,7 @@ def _relay(
         settings.k_ce_overrides,
         client,
         user_agent=f"knative-user-audit-user/1 relay/{relay_id}",
+        token=TokenFile(settings.relay_token_file) if settings.relay_token_file else None,
     )
     return OutboxRelay(queue, sender, relay_id, timing), client
 
@@ -144,6 +147,12 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
     async def openapi(_: Request) -> Response:
         return JSONResponse(document)
 
+    async def migrate_then_relay() -> None:
+        await migrations.upgrade(engine)
+        relay.start()
+
+    startup = RetryingStartup("migrations", migrate_then_relay, logger)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         logger.info(
@@ -153,6 +162,9 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
                 "event_mode": settings.event_mode,
                 "event_source": settings.event_source,
                 "ce_overrides": sorted(settings.k_ce_overrides),
+                "sink_auth": f"bearer token from {settings.relay_token_file}"
+                if settings.relay_token_file
+                else "none",
                 "public_base_url": settings.base_url,
                 "database": normalize_url(database_url).render_as_string(hide_password=True),
                 "relay_id": relay.relay_id,
@@ -160,12 +172,13 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
                 f"p={settings.argon2_parallelism}",
             },
         )
-        await migrations.upgrade(engine)
         await hasher.warm_up()
+        # Before the migrations: a request meanwhile fails on the database (503), not on
+        # a writer that is not running.
         writes.start()
-        relay.start()
         try:
-            yield
+            async with startup.in_background():
+                yield
         finally:
             # uvicorn has stopped accepting and finished in-flight requests by now.
             await writes.stop()

@@ -32,6 +32,7 @@ from common.events import (
     encode_structured,
 )
 from user.outbox import ClaimedEvent, OutboxQueue
+from user.sink_token import TokenFile, TokenUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -137,12 +138,14 @@ class EventSender:
         overrides: dict[str, AttributeValue],
         client: httpx.AsyncClient,
         user_agent: str,
+        token: TokenFile | None = None,
     ) -> None:
         self.sink = sink
         self.mode = mode
         self.overrides = overrides
         self.client = client
         self.user_agent = user_agent
+        self.token = token
 
     def request_parts(self, event: CloudEvent) -> tuple[list[tuple[str, str]], bytes]:
         """Headers and body for `event` with K_CE_OVERRIDES applied."""
@@ -157,6 +160,11 @@ class EventSender:
 
     async def send(self, event: CloudEvent) -> SendResult:
         headers, body = self.request_parts(event)
+        if self.token is not None:
+            try:
+                headers.append(("authorization", f"Bearer {self.token.read()}"))
+            except TokenUnavailable as exc:
+                return SendResult(Outcome.RETRY, None, str(exc))
         try:
             async with self.client.stream(
                 "POST", self.sink, content=body, headers=headers
@@ -170,6 +178,9 @@ class EventSender:
             )
         status = response.status_code
         outcome = classify(status)
+        if status == 401 and self.token is not None:
+            # A token that expired in flight: the next send reads the rotated one.
+            outcome = Outcome.RETRY
         retry_after = None
         if outcome is Outcome.RETRY:
             retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -26,6 +27,9 @@ class UserSettings(ServiceSettings):
     event_source: str = DEFAULT_EVENT_SOURCE
     event_mode: Literal["binary", "structured"] = "binary"
     public_base_url: str | None = None
+    # A file holding the bearer token for K_SINK (a projected service-account token
+    # whose audience is the Broker); read again whenever it is replaced.
+    relay_token_file: Path | None = None
 
     # Authentication: Bearer token that may read and change any user.
     user_admin_token: SecretStr | None = None
@@ -55,7 +59,7 @@ class UserSettings(ServiceSettings):
     outbox_retention: float = Field(default=7 * 24 * 3600.0, ge=0)
     outbox_prune_interval: float = Field(default=60.0, gt=0)
 
-    @field_validator("k_sink", "public_base_url", mode="before")
+    @field_validator("k_sink", "public_base_url", "relay_token_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

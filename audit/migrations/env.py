@@ -1,3 +1,5 @@
 """Alembic environment: the service upgrades at start-up (common.migrations.Migrations)."""
 
-raise SystemExit("audit migrations run at start-up; start the service (python -m audit)")
+from common.migrations import run_env
+
+run_env()

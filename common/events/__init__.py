@@ -5,6 +5,7 @@ analysis must not be. Every rule here is numbered in docs/cloudevents-conformanc
 """
 
 from common.events.attributes import parse_time
+from common.events.build import new_event
 from common.events.errors import (
     CloudEventError,
     InvalidEvent,
@@ -19,7 +20,7 @@ from common.events.http import (
     encode_structured,
     parse_http,
 )
-from common.events.model import AttributeValue, CloudEvent, format_time, new_event
+from common.events.model import AttributeValue, CloudEvent, format_time
 from common.events.overrides import apply_overrides, parse_ce_overrides
 
 __all__ = [

@@ -18,6 +18,10 @@ from common.events.model import REQUIRED, AttributeValue, CloudEvent
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 MAX_SENDER_NAME = 20
+# This receiver's limits (the spec sets none): every attribute is stored, and in
+# binary mode travels as one header of a head limited to 64 KiB (common.web.protocol).
+MAX_NAME_LENGTH = 128
+MAX_VALUE_LENGTH = 8192
 
 NAME = re.compile(r"[a-z0-9]+")
 # Item 9: control characters, noncharacters and lone surrogates are not Strings.
@@ -104,6 +108,8 @@ def check_name(name: str) -> None:
     """Items 5, 7: lower-case ASCII letters and digits, at least one; never `data`."""
     if name in _VALID_NAMES:
         return
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidEvent(f"attribute names are at most {MAX_NAME_LENGTH} characters", name)
     if not NAME.fullmatch(name) or name == "data":
         raise InvalidEvent(f"attribute name {name!r} must be 1+ characters from a-z and 0-9", name)
     if len(_VALID_NAMES) < _VALID_NAMES_MAX:
@@ -193,6 +199,8 @@ def check_attributes(attributes: dict[str, AttributeValue]) -> None:
         raise InvalidEvent('specversion must be "1.0"', "specversion")
     for name, value in attributes.items():
         if isinstance(value, str):
+            if len(value) > MAX_VALUE_LENGTH:
+                raise InvalidEvent(f"{name} is longer than {MAX_VALUE_LENGTH} characters", name)
             if not value:
                 # Items 11, 14, 16, 21, 22: no empty strings for core attributes.
                 if name in _NON_EMPTY:

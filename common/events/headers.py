@@ -5,8 +5,16 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote_to_bytes
 
+from prometheus_client import Counter
+
 from common.events.errors import InvalidEvent
 from common.events.model import AttributeValue
+
+LITERAL_PERCENT = Counter(
+    "cloudevents_header_literal_percent_total",
+    "ce- header values with a % not followed by two hex digits, kept as literal text "
+    "(senders that do not percent-encode, e.g. the JavaScript SDK).",
+)
 
 # Item 49: everything outside U+0021-U+007E, plus space, '"' and '%', is encoded.
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
@@ -38,12 +46,15 @@ def encode_header_value(value: AttributeValue) -> str:
 
 
 def decode_header_value(name: str, raw: bytes) -> str:
-    """Items 51-54: unquote an RFC 7230 quoted-string, then exactly one strict
-    round of percent-decoding; malformed `%` or invalid UTF-8 is rejected.
+    """Items 51-54: unquote an RFC 7230 quoted-string, then exactly one round of
+    percent-decoding; decoded bytes that are not UTF-8 are rejected.
 
     Leading and trailing whitespace is not part of a field value (RFC 7230
     §3.2; a sender percent-encodes spaces). A value that opens with `"` must be
-    a well-formed quoted-string (a conforming sender encodes a literal `"`)."""
+    a well-formed quoted-string (a conforming sender encodes a literal `"`).
+    A `%` not followed by two hex digits is kept as text: HTTP binding §3.1.3.2
+    defines no meaning for it, and senders that do not encode (the JavaScript
+    SDK 10 sends `a b%c` as is) produce it; each such value is counted."""
     raw = raw.strip(_OWS)
     if raw[:1] == b'"':
         quoted = _QUOTED_STRING.fullmatch(raw)
@@ -52,7 +63,8 @@ def decode_header_value(name: str, raw: bytes) -> str:
         raw = _QUOTED_PAIR.sub(rb"\1", quoted.group(1))
     if b"%" in raw:
         if _MALFORMED_PERCENT.search(raw):
-            raise InvalidEvent(f"ce-{name} has a malformed percent-encoding", name)
+            LITERAL_PERCENT.inc()
+        # Decodes every %XY and leaves any other `%` as it is.
         raw = unquote_to_bytes(raw)
     try:
         return raw.decode("utf-8")

@@ -6,7 +6,6 @@ binary mode without loss and a sink can store exactly what it received.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,41 +71,3 @@ def format_time(moment: datetime) -> str:
         raise ValueError("naive datetime: a CloudEvents time needs an offset")
     utc = moment.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(timespec="microseconds") + "Z"
-
-
-def new_event(
-    *,
-    type: str,
-    source: str,
-    data: bytes | None = None,
-    datacontenttype: str | None = "application/json",
-    id: str | None = None,
-    time: datetime | str | None = None,
-    **optional: AttributeValue | None,
-) -> CloudEvent:
-    """Build a valid event for sending: a fresh UUID `id` and the current `time`
-    unless given (`time` as a datetime or an RFC 3339 string, item 10).
-
-    Raises ValueError when the result would not be a valid CloudEvent, or when an
-    extension name breaks the sender naming policy (items 6, 7: at most 20
-    characters, starting with a letter)."""
-    from common.events.attributes import check_sender_names, validate_for_send
-
-    if isinstance(time, str):
-        moment = time
-    else:
-        moment = format_time(time if time is not None else datetime.now(UTC))
-    attributes: dict[str, AttributeValue] = {
-        "specversion": "1.0",
-        "id": id if id is not None else str(uuid.uuid4()),
-        "source": source,
-        "type": type,
-        "time": moment,
-    }
-    if data is not None and datacontenttype is not None:
-        attributes["datacontenttype"] = datacontenttype
-    attributes.update({k: v for k, v in optional.items() if v is not None})
-    event = CloudEvent(attributes, data)
-    validate_for_send(event)
-    check_sender_names(attributes)
-    return event

@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from common.events import CloudEvent, new_event
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import audit_process, post_binary, post_structured
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.browser
 

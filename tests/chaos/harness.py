@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack import LocalStack, ServiceProcess
 from tests.e2e.polling import wait_until
-from tests.support.processes import ServiceProcess
-from tests.support.stack import LocalStack
 
 STORE_USER = "user.storeUser"
 #: A plain restart must be ready within this. Generous: on a 2-core machine shared with

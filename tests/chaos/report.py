@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.processes import REPO
+from devstack import REPO
 
 REPORT_DIR = Path(os.environ.get("RELIABILITY_REPORT_DIR", REPO / ".data" / "reliability"))
 

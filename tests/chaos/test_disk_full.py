@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import LocalStack
 from tests.chaos import report
 from tests.chaos.harness import (
     DIRECT_SOURCE,
@@ -34,7 +35,6 @@ from tests.chaos.harness import (
 )
 from tests.e2e.polling import wait_until
 from tests.support.secrets_scan import SecretSet, assert_clean, scan_paths
-from tests.support.stack import LocalStack
 
 FS_SIZE = "4m"
 #: An event large enough that a few hundred of them outgrow the whole filesystem.

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import LocalStack
 from tests.chaos import report
 from tests.chaos.harness import CHAOS_DELIVERY, bugs_logged, kill_and_restart, run_under_faults
 from tests.support.secrets_scan import SecretSet, assert_clean, scan_http, scan_paths
-from tests.support.stack import LocalStack
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "21"))
 

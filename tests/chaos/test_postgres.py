@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import LocalStack
 from tests.chaos import report
 from tests.chaos.harness import (
     CHAOS_DELIVERY,
@@ -30,7 +31,6 @@ from tests.support.secrets_scan import (
     scan_paths,
     scan_postgres,
 )
-from tests.support.stack import LocalStack
 
 FAULTS = int(os.environ.get("CHAOS_PG_FAULTS", "6"))
 

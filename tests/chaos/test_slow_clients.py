@@ -16,10 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devstack import FAST_HASHING, ServiceProcess
 from tests.chaos import report
 from tests.chaos.rawhttp import close_all, connect, request_head, wait_closed
-from tests.support.processes import ServiceProcess
-from tests.support.stack import FAST_HASHING
 
 SLOW_HEADER_CLIENTS = 150
 SLOW_BODY_CLIENTS = 50

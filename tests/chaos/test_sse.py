@@ -13,12 +13,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devstack import ServiceProcess, new_token
 from tests.chaos import report
 from tests.chaos.harness import metric_total
 from tests.chaos.rawhttp import close_all, connect, read_head, request_head, rss_bytes
 from tests.e2e.polling import wait_until
-from tests.support.processes import ServiceProcess
-from tests.support.stack import new_token
 
 MAX_SSE_CLIENTS = 25
 MiB = 1024 * 1024

@@ -1,4 +1,4 @@
-"""Runs the official CESQL v1 test compatibility kit (TCK) against broker.cesql.
+"""Runs the official CESQL v1 test compatibility kit (TCK) against the `cesql` package.
 
 The kit is read in place from ``<repo>/../shared/reference/cesql-tck`` (or
 ``$SHARED_DIR/reference/cesql-tck``), never copied into the project. Without the
@@ -22,7 +22,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from broker.cesql import CesqlParseError, EvaluationResult, Value, compile_expression
+from cesql import CesqlParseError, EvaluationResult, Value, compile_expression
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 EXPECTED_CASES: Final = 275

@@ -15,6 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.polling import wait_until
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: For sign-ups under load: longer than the Ingress's route timeout (60 s, k8s/user/ingress.yaml),
+#: so that a slow answer is Envoy's 504 rather than the client giving up first.
+SIGN_UP_TIMEOUT = httpx.Timeout(90.0, connect=10.0)
 #: "Not yet" while polling: a port-forward or a restarting service may drop a connection.
 TRANSIENT = (httpx.TransportError,)
 
@@ -210,7 +213,9 @@ def create_many(
     async def run() -> list[dict[str, Any]]:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         gate = asyncio.Semaphore(concurrency)
-        async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=SIGN_UP_TIMEOUT, limits=limits
+        ) as client:
 
             async def one(index: int) -> dict[str, Any]:
                 async with gate:

@@ -7,8 +7,11 @@ on a cluster reachable through a kubeconfig context, driven with the official
 - audit: it has no Ingress on purpose (k8s/audit/kustomization.yaml), so a port-forward
   made with the client to a ready audit pod. Port-forwarded traffic enters the pod's
   network namespace from the kubelet, so the NetworkPolicies do not apply to it.
-- broker ingress: a port-forward to a `broker-ingress` pod in `knative-eventing`, path
-  `/<namespace>/<broker>`.
+- broker ingress: a port-forward to a pod behind the Service the Broker's address names
+  (`broker-ingress` for the MT channel broker, `kafka-broker-ingress` for the Kafka
+  broker, both in `knative-eventing`), path `/<namespace>/<broker>`. "Broker down"
+  scales the Deployments that Service selects (upstream: `mt-broker-ingress`,
+  `kafka-broker-receiver`; k8s/upstream-facts.yaml).
 
 The decisions (is this Ready, is that rollout done, which pod serves a Service) are the
 pure functions of `k8s_status`; the waits are `polling.wait_until`. The `wait_*`
@@ -33,7 +36,9 @@ from tests.e2e.polling import wait_until
 from tests.e2e.portforward import Forwarder, StreamSocket
 
 EVENTING_NAMESPACE = "knative-eventing"
-BROKER_INGRESS = "broker-ingress"
+#: Pods whose logs help: the broker and channel data planes of both broker classes
+#: (mt-broker-ingress/-filter, imc-dispatcher, kafka-broker-receiver/-dispatcher).
+EVENTING_POD_PREFIXES = ("mt-broker-", "imc-", "kafka-broker-")
 EVENTING_GROUP = "eventing.knative.dev"
 SOURCES_GROUP = "sources.knative.dev"
 #: Deployments the suite waits for (postgres is a StatefulSet; user/audit readiness
@@ -222,8 +227,11 @@ class ClusterTarget:
         ).rstrip("/")
         wait_ingress_routes(self.user_url, timeout=ready_timeout)
         self.audit_url = self._forward_service(self.namespace, "audit", "http").url
-        broker = self._forward_service(EVENTING_NAMESPACE, BROKER_INGRESS, 80)
-        self.broker_ingress_url = broker.url + self.manifests.broker_path
+        self.ingress = ks.broker_ingress(self._broker())
+        broker = self._forward_service(
+            self.ingress.namespace, self.ingress.service, self.ingress.port
+        )
+        self.broker_ingress_url = broker.url + self.ingress.path
         # k8s/user/deployment.yaml: EVENT_SOURCE=/apis/v1/namespaces/$(POD_NAMESPACE)/user
         self.event_source = f"/apis/v1/namespaces/{self.namespace}/user"
         self.user_admin_token = self._secret("user-admin", "token")
@@ -238,6 +246,16 @@ class ClusterTarget:
         )
         wait_deployments_available(self.apps, self.namespace, DEPLOYMENTS, timeout=timeout)
         wait_sinkbinding_ready(self.custom, self.namespace, m.sinkbinding, timeout=timeout)
+
+    def _broker(self) -> Any:
+        return self.custom.get_namespaced_custom_object(
+            EVENTING_GROUP, "v1", self.namespace, "brokers", self.manifests.broker
+        )
+
+    def _ingress_deployments(self) -> list[str]:
+        namespace = self.ingress.namespace
+        service = self.core.read_namespaced_service(self.ingress.service, namespace)
+        return ks.deployments_behind(service, self.apps.list_namespaced_deployment(namespace).items)
 
     def _secret(self, name: str, key: str) -> str | None:
         try:
@@ -318,14 +336,16 @@ class ClusterTarget:
         return True
 
     def stop_broker(self) -> None:
-        # "Broker ingress unreachable": the shared broker-ingress Deployment scaled to 0.
-        # Its HPA does not act on a Deployment at 0 replicas, and events the ingress already
-        # handed to the channel stay there. It affects every Broker of the cluster: fine for
-        # a throwaway kind cluster, not something to run against a shared one.
-        self._scale_down(EVENTING_NAMESPACE, BROKER_INGRESS)
+        # "Broker ingress unreachable": the shared ingress Deployments scaled to 0. The HPA
+        # (broker-ingress-hpa) does not act on a Deployment at 0 replicas, and events the
+        # ingress already handed on stay in the channel or topic. It affects every Broker of
+        # the class: fine for a throwaway kind cluster, not for a shared one.
+        for deployment in self._ingress_deployments():
+            self._scale_down(self.ingress.namespace, deployment)
 
     def start_broker(self) -> None:
-        self._scale_up(EVENTING_NAMESPACE, BROKER_INGRESS)
+        for deployment in self._ingress_deployments():
+            self._scale_up(self.ingress.namespace, deployment)
         # IngressReady follows the endpoints; wait until the Broker says so again.
         wait_broker_ready(self.custom, self.namespace, self.manifests.broker)
 
@@ -339,9 +359,10 @@ class ClusterTarget:
         return [ks.as_dict(p) for p in self.core.list_namespaced_pod(namespace).items]
 
     def _eventing_pods(self) -> list[dict[str, Any]]:
-        prefixes = ("broker-ingress", "broker-filter", "imc-dispatcher", "mt-broker")
         return [
-            p for p in self._pods(EVENTING_NAMESPACE) if p["metadata"]["name"].startswith(prefixes)
+            p
+            for p in self._pods(EVENTING_NAMESPACE)
+            if p["metadata"]["name"].startswith(EVENTING_POD_PREFIXES)
         ]
 
     def audit_metrics(self) -> list[str]:
@@ -381,13 +402,7 @@ class ClusterTarget:
         sections: list[str] = [f"cluster target, context {self.context}"]
         m = self.manifests
         with contextlib.suppress(*_transient()):
-            sections.append(
-                ks.conditions_report(
-                    self.custom.get_namespaced_custom_object(
-                        EVENTING_GROUP, "v1", self.namespace, "brokers", m.broker
-                    )
-                )
-            )
+            sections.append(ks.conditions_report(self._broker()))
         with contextlib.suppress(*_transient()):
             triggers: Any = self.custom.list_namespaced_custom_object(
                 EVENTING_GROUP, "v1", self.namespace, "triggers"

@@ -21,6 +21,10 @@ from tests.e2e.api import AuditApi, UserApi
 from tests.e2e.target import Target
 
 HERE = Path(__file__).resolve().parent
+#: Seconds per scenario against a cluster (pytest-timeout), instead of the project's 300:
+#: the volume scenario's own deadline there is 600 s (tests/e2e/test_volume.py), and the
+#: first scenario also pays the session fixture's readiness waits (up to 300 s).
+CLUSTER_TEST_TIMEOUT = 1200
 _SYSTEM: list[Target] = []
 _TIMINGS: dict[str, float] = {}
 _MEASUREMENTS: dict[str, str] = {}
@@ -30,6 +34,15 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("E2E_ARTIFACTS") or HERE / ".artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--kube-context"):
+        return
+    for item in items:
+        # This hook sees the whole session's items, not only this directory's.
+        if HERE in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(CLUSTER_TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 Obj = Mapping[str, Any]
 
@@ -234,6 +235,49 @@ def select_pod(service: Any, pods: Iterable[Any], port: int | str) -> tuple[str,
         raise LookupError(f"no ready pod behind Service {_get(svc, 'metadata', 'name')}: {seen}")
     pod = ready[0]
     return str(_get(pod, "metadata", "name")), container_port(pod, target)
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    """A cluster-internal URL taken apart: `http://<service>.<namespace>.svc.cluster.local
+    [:port]/<path>` (the form Knative writes into a Broker's status.address.url)."""
+
+    namespace: str
+    service: str
+    port: int
+    path: str
+
+
+def broker_ingress(broker: Any) -> ServiceAddress:
+    """The ingress Service a Broker's address names. Each broker class has its own: the
+    MT channel broker `broker-ingress`, the Kafka broker `kafka-broker-ingress`."""
+    doc = as_dict(broker)
+    url = _get(doc, "status", "address", "url")
+    if not url:
+        raise LookupError(f"{describe_ref(doc)} has no status.address.url yet")
+    parts = urlsplit(str(url))
+    labels = (parts.hostname or "").split(".")
+    if len(labels) < 3 or labels[2] != "svc":
+        raise LookupError(f"{describe_ref(doc)}: {url} does not name a Service")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return ServiceAddress(labels[1], labels[0], port, parts.path)
+
+
+def deployments_behind(service: Any, deployments: Iterable[Any]) -> list[str]:
+    """Names of the Deployments whose pods the Service selects (a Service and its
+    Deployment need not share a name: broker-ingress is served by mt-broker-ingress)."""
+    svc = as_dict(service)
+    selector = _get(svc, "spec", "selector") or {}
+    if not selector:
+        raise LookupError(f"Service {_get(svc, 'metadata', 'name')} has no selector")
+    names = []
+    for deployment in (as_dict(d) for d in deployments):
+        labels = _get(deployment, "spec", "template", "metadata", "labels") or {}
+        if all(labels.get(key) == value for key, value in selector.items()):
+            names.append(str(_get(deployment, "metadata", "name")))
+    if not names:
+        raise LookupError(f"no Deployment behind Service {_get(svc, 'metadata', 'name')}")
+    return sorted(names)
 
 
 def pod_summary(obj: Any) -> str:

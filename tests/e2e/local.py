@@ -22,12 +22,11 @@ from typing import Literal
 
 import httpx
 
+from devstack import ServiceProcess, free_port
 from tests.e2e.api import metric_sum
 from tests.e2e.manifests import BROKER_MANIFEST, TRIGGERS_MANIFEST, Manifests
 from tests.e2e.manifests import load as load_manifests
 from tests.e2e.polling import wait_until
-from tests.support.ports import free_port
-from tests.support.processes import ServiceProcess
 
 READY_TIMEOUT = 60.0
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack import LocalStack
 from tests.chaos import report
 from tests.fuzz import harness
-from tests.support.stack import LocalStack
 
 #: Examples per operation and generation mode (positive and negative).
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))

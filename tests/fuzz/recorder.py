@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support.ports import free_port
+from devstack import free_port
 
 
 def event_id(headers: list[tuple[bytes, bytes]], body: bytes) -> str | None:

@@ -23,11 +23,10 @@ from urllib.parse import quote
 import httpx
 import yaml
 
+from devstack import FAST_HASHING, FAST_RELAY, ServiceProcess
 from tests.fuzz.harness import LONG_CASES
 from tests.fuzz.recorder import Recorder
 from tests.fuzz.wire import Header, Reply, exchange
-from tests.support.processes import ServiceProcess
-from tests.support.stack import FAST_HASHING, FAST_RELAY
 
 NAMESPACE = "fuzz"
 BROKER = "default"

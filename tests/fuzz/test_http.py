@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from devstack import LocalStack
 from tests.chaos import report
 from tests.fuzz.conftest import SEED
-from tests.support.stack import LocalStack
 
 EXAMPLES = int(os.environ.get("FUZZ_HTTP_EXAMPLES", "300"))
 TIMEOUT = 10.0

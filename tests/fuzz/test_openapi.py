@@ -24,9 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from devstack import LocalStack
 from tests.chaos import report
 from tests.fuzz.conftest import EXAMPLES, SEED
-from tests.support.stack import LocalStack
 
 CHECKS = [
     not_a_server_error,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.manifests.support import (
     K8S,
-    LOAD_RESTRICTOR_NONE,
+    REPO,
     Manifests,
     SecretsRun,
     kustomize_build,
@@ -17,11 +17,11 @@ from tests.manifests.support import (
     run_create_secrets,
 )
 
-#: name -> (directory, extra `kubectl kustomize` flags)
+#: name -> (directory, extra `kubectl kustomize` flags: none, as users type it)
 KUSTOMIZATIONS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "base": (K8S, ()),
-    "kafka": (K8S / "overlays" / "kafka", LOAD_RESTRICTOR_NONE),
-    "dev": (K8S / "overlays" / "dev", LOAD_RESTRICTOR_NONE),
+    "kafka": (REPO / "overlays" / "kafka", ()),
+    "dev": (REPO / "overlays" / "dev", ()),
 }
 
 

@@ -21,8 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 TOOLS_BIN = REPO / ".tools" / "ci" / "bin"
 INSTALL_HINT = "run hack/install-test-tools.sh"
-#: The overlays live below the base, which kustomize only builds with this flag.
-LOAD_RESTRICTOR_NONE = ("--load-restrictor", "LoadRestrictionsNone")
 
 Doc = dict[str, Any]
 
@@ -160,7 +158,11 @@ def apply_json_patch(document: Any, patch: list[Doc]) -> Any:
 #: Stand-ins that record every call in $STUB_DIR/calls: no cluster exists, no Secret
 #: exists, and what `kubectl create -f -` is given lands in $STUB_DIR/created.yaml.
 STUB_TOOLS = {
-    "docker": 'echo "docker $*" >> "$STUB_DIR/calls"\n',
+    "docker": """echo "docker $*" >> "$STUB_DIR/calls"
+case "$1 $2" in
+  "buildx version") [ ! -f "$STUB_DIR/no-buildx" ]; exit $? ;;
+esac
+""",
     "kind": """echo "kind $*" >> "$STUB_DIR/calls"
 case "$1" in
   version) echo "kind v0.32.0 go1.25 linux/amd64" ;;
@@ -169,8 +171,21 @@ case "$1" in
 esac
 exit 0
 """,
+    # Serves a URL of hack/test-kits.lock from $KITS_SOURCE/<its path>, like the real
+    # download would (the files there are ../shared's byte-for-byte copies).
+    "curl": """echo "curl $*" >> "$STUB_DIR/calls"
+out="" url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out=$2; shift ;; http*) url=$1 ;; esac
+  shift
+done
+path=$(awk -v u="$url" '$3 == u {print $2}' "$KITS_LOCK")
+[ -n "$path" ] && [ -f "$KITS_SOURCE/$path" ] || exit 22
+cat "$KITS_SOURCE/$path" > "$out"
+""",
     "kubectl": """echo "kubectl $*" >> "$STUB_DIR/calls"
 case " $* " in
+  *" get namespace "*) [ ! -f "$STUB_DIR/no-namespace" ]; exit $? ;;
   *" get secret "*) exit 1 ;;
   *" create -f - "*)
     cat >> "$STUB_DIR/created.yaml"
@@ -182,13 +197,22 @@ exit 0
 }
 #: What the scripts call besides the stubs; linked alone into PATH, so a kind or
 #: kubectl installed on this machine cannot stand in for a stub.
-SYSTEM_COMMANDS = ("bash", "env", "awk", "cat", "dirname", "grep", "head", "od", "sleep", "tr")
+SYSTEM_COMMANDS = (
+    *("bash", "env", "awk", "cat", "dirname", "grep", "head", "od", "sleep", "tr"),
+    *("mkdir", "mv", "rm", "sha256sum"),
+)
 
 
 def run_with_stubs(
-    script: str, workdir: Path, *, without: tuple[str, ...] = ()
+    script: str,
+    workdir: Path,
+    *,
+    without: tuple[str, ...] = (),
+    command: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run hack/<script> with only the stub tools and SYSTEM_COMMANDS on PATH."""
+    """Run hack/<script> (or `command`, from the repository) with only the stub tools
+    and SYSTEM_COMMANDS on PATH."""
     bin_dir = workdir / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, body in STUB_TOOLS.items():
@@ -203,9 +227,11 @@ def run_with_stubs(
         if found and not link.exists():
             link.symlink_to(found)
     (workdir / "calls").unlink(missing_ok=True)
+    argv = command or [str(bin_dir / "bash"), str(REPO / "hack" / script)]
     return subprocess.run(
-        [str(bin_dir / "bash"), str(REPO / "hack" / script)],
-        env={"PATH": str(bin_dir), "STUB_DIR": str(workdir), "HOME": str(workdir)},
+        argv,
+        cwd=REPO,
+        env={"PATH": str(bin_dir), "STUB_DIR": str(workdir), "HOME": str(workdir), **(env or {})},
         capture_output=True,
         text=True,
         check=False,

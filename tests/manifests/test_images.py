@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack import free_port
 from tests.manifests.support import REPO
-from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -77,7 +77,7 @@ def test_image_runs_as_10001_with_every_package_importable(
         images[service],
         "python",
         "-c",
-        "import os, common, user, audit, broker; print(os.getuid(), os.getgid())",
+        "import os, common, user, audit, broker, cesql; print(os.getuid(), os.getgid())",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["10001", "10001"]
@@ -117,7 +117,7 @@ def test_image_holds_no_build_tools_tests_or_dev_dependencies(images: dict[str, 
     )
     result = run_in(images["user"], "python", "-c", script)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[] ['.venv', 'audit', 'broker', 'common', 'user']"
+    assert result.stdout.strip() == "[] ['.venv', 'audit', 'broker', 'cesql', 'common', 'user']"
 
 
 @dataclass

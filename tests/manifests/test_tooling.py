@@ -127,7 +127,7 @@ def test_e2e_workflow_uses_the_pinned_versions_and_the_make_targets() -> None:
     assert "skaffold run" in runs
     assert ".venv/bin/pytest tests/e2e --kube-context" in runs
     ci = read_yaml(REPO / ".github" / "workflows" / "ci.yaml")
-    assert [s.get("run") for s in ci["jobs"]["test"]["steps"] if "run" in s] == ["bash .ci/run"]
+    assert [s.get("run") for s in ci["jobs"]["test"]["steps"] if "run" in s][-1] == "bash .ci/run"
 
 
 def test_create_secrets_passes_no_password_on_a_command_line(secrets_run: SecretsRun) -> None:
@@ -198,3 +198,116 @@ def test_cluster_up_leaves_an_existing_cluster_and_reports_a_missing_tool(tmp_pa
     assert missing.returncode != 0
     assert "kind not found" in missing.stderr
     assert "kind.sigs.k8s.io" in missing.stderr
+
+
+def run_build_images(
+    workdir: Path, *, cluster_exists: bool, env: dict[str, str] | None = None
+) -> list[str]:
+    """hack/build-images.sh against stub docker and kind; returns the calls."""
+    if cluster_exists:
+        (workdir / "cluster").touch()
+    result = run_with_stubs("build-images.sh", workdir, env={"PYTHON_IMAGE": "base", **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return (workdir / "calls").read_text().splitlines()
+
+
+def test_make_images_loads_into_the_projects_kind_cluster_when_it_exists(tmp_path: Path) -> None:
+    """The README's `make images && kubectl apply -k k8s` needs the images in the node."""
+    calls = run_build_images(tmp_path, cluster_exists=True)
+    loads = [c for c in calls if c.startswith("kind load")]
+    assert loads == [
+        "kind load docker-image --name user-audit "
+        "knative-user-audit/user:dev knative-user-audit/audit:dev"
+    ]
+    (tmp_path / "cluster").unlink()
+    calls = run_build_images(tmp_path, cluster_exists=False)
+    assert not [c for c in calls if c.startswith("kind load")]
+
+
+def test_buildx_builds_carry_no_attestations_and_classic_builds_still_work(
+    tmp_path: Path,
+) -> None:
+    """kind cannot import an image with a provenance attestation from Docker's containerd
+    image store (kubernetes-sigs/kind#3795); the classic builder has no such flags."""
+    builds = [c for c in run_build_images(tmp_path, cluster_exists=False) if " build " in f" {c} "]
+    assert len(builds) == 2
+    assert all("--provenance=false --sbom=false" in c for c in builds), builds
+    (tmp_path / "no-buildx").touch()
+    classic = [c for c in run_build_images(tmp_path, cluster_exists=False) if " build " in f" {c} "]
+    assert len(classic) == 2
+    assert not any("--provenance" in c or "--sbom" in c for c in classic), classic
+    (tmp_path / "no-buildx").unlink()
+    legacy = run_build_images(tmp_path, cluster_exists=False, env={"DOCKER_BUILDKIT": "0"})
+    assert not any("--provenance" in c for c in legacy if " build " in f" {c} ")
+    for dockerfile in ("user/Dockerfile", "audit/Dockerfile"):
+        lines = (REPO / dockerfile).read_text().splitlines()
+        assert not any(line.startswith("# syntax=") for line in lines), dockerfile
+        runs = [line for line in lines if line.lstrip().startswith("RUN")]
+        assert not any("--mount" in line for line in runs), f"{dockerfile}: needs BuildKit"
+
+
+def test_pins_are_exact_the_node_image_by_digest() -> None:
+    """A tag can be re-pushed; kind's release notes give each node image's digest."""
+    versions = read_versions()
+    assert re.fullmatch(
+        r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", versions["KIND_NODE_IMAGE"]
+    )
+    # The Kafka broker follows Eventing's minor (its releases are cut per minor).
+    eventing = versions["KNATIVE_EVENTING_VERSION"].rsplit(".", 1)[0]
+    assert versions["KNATIVE_KAFKA_BROKER_VERSION"].rsplit(".", 1)[0] == eventing
+
+
+def test_make_images_says_how_to_roll_out_a_rebuilt_dev_tag(tmp_path: Path) -> None:
+    """The manifests name `:dev` both before and after a rebuild, so applying them again
+    changes nothing: running pods keep the old image until a rollout restart."""
+    (tmp_path / "cluster").touch()
+    result = run_with_stubs("build-images.sh", tmp_path, env={"PYTHON_IMAGE": "base"})
+    assert result.returncode == 0, result.stderr
+    assert "kubectl -n user-audit rollout restart deployment/user deployment/audit" in (
+        result.stderr
+    )
+
+
+def fetch_kits(tmp_path: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    env = {"KITS_SOURCE": str(source), "KITS_LOCK": str(REPO / "hack" / "test-kits.lock")}
+    command = [str(tmp_path / "bin" / "bash"), str(REPO / "hack" / "fetch-test-kits.sh")]
+    return run_with_stubs("", tmp_path, command=[*command, str(tmp_path / "kits")], env=env)
+
+
+def test_workflows_fetch_the_test_kits_pinned_and_checksummed(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    """Without ../shared (GitHub runners) the kits come from the lock file's URLs; the
+    result has ../shared's layout, byte for byte."""
+    result = fetch_kits(tmp_path, shared_dir)
+    assert result.returncode == 0, result.stderr
+    lock = [line.split() for line in (REPO / "hack" / "test-kits.lock").read_text().splitlines()]
+    entries = [e for e in lock if e and not e[0].startswith("#")]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", e[0]) for e in entries)
+    assert all(
+        re.fullmatch(r"https://raw\.githubusercontent\.com/[\w-]+/[\w-]+/[0-9a-f]{40}/\S+", e[2])
+        for e in entries
+    )
+    for _, path, _ in entries:
+        fetched = tmp_path / "kits" / path
+        assert fetched.read_bytes() == (shared_dir / path).read_bytes(), path
+    assert len(list((tmp_path / "kits" / "reference" / "cesql-tck").glob("*.yaml"))) == 18
+    ci = read_yaml(REPO / ".github" / "workflows" / "ci.yaml")
+    runs = "\n".join(s.get("run", "") for s in ci["jobs"]["test"]["steps"])
+    assert "hack/fetch-test-kits.sh" in runs
+    assert "SHARED_DIR=" in runs
+
+
+def test_a_kit_file_with_the_wrong_checksum_is_refused(tmp_path: Path, shared_dir: Path) -> None:
+    source = tmp_path / "source"
+    for line in (REPO / "hack" / "test-kits.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            path = line.split()[1]
+            (source / path).parent.mkdir(parents=True, exist_ok=True)
+            (source / path).write_bytes((shared_dir / path).read_bytes())
+    tampered = source / "reference" / "cesql-tck" / "literals.yaml"
+    tampered.write_bytes(tampered.read_bytes() + b"\n# changed\n")
+    result = fetch_kits(tmp_path, source)
+    assert result.returncode != 0
+    assert "checksum mismatch for reference/cesql-tck/literals.yaml" in result.stderr
+    assert not (tmp_path / "kits" / "reference" / "cesql-tck" / "literals.yaml").exists()

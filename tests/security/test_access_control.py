@@ -24,8 +24,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.processes import ServiceProcess
-from tests.support.stack import LocalStack, new_token
+from devstack import LocalStack, ServiceProcess, new_token
 
 SOURCE = "/security/test"
 

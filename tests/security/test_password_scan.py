@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import LocalStack
 from tests.conftest import new_postgres_database
 from tests.e2e.polling import wait_until
 from tests.support.postgres import PostgresServer
@@ -29,7 +30,6 @@ from tests.support.secrets_scan import (
     scan_paths,
     variants,
 )
-from tests.support.stack import LocalStack
 
 
 # --------------------------------------------------------------------- the scanner

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from tests.support.ports import free_port
+from devstack import free_port
 
 _BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 

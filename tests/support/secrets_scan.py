@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from tests.support.stack import LocalStack
+    from devstack import LocalStack
 
 #: Shorter needles would match by chance in binary files.
 MIN_SECRET_LENGTH = 8
@@ -241,7 +241,7 @@ def scan_local_stack(
     postgres_admin_dsn: str | None = None,
     client: httpx.Client | None = None,
 ) -> list[Hit]:
-    """Everything a `tests.support.stack.LocalStack` wrote: the logs of all three
+    """Everything a `devstack.LocalStack` wrote: the logs of all three
     processes, every file in their DATA_DIRs (SQLite databases with -wal/-shm, the broker
     queue), the PostgreSQL databases in `stack.database_urls` (needs
     `postgres_admin_dsn`), and audit's exports of events and dead letters (the stack

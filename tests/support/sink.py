@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from common.events import CloudEvent, CloudEventError, parse_http
-from tests.support.ports import free_port
+from devstack import free_port
 
 EventKey = tuple[str, str]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import audit_process
-from tests.support.processes import ServiceProcess
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from common.events import (
     encode_structured,
     new_event,
 )
-from tests.support.processes import ServiceProcess
+from devstack import ServiceProcess
 
 T = TypeVar("T")
 SOURCE = "/tests/audit"

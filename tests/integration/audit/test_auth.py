@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import SseClient, audit_process, event, post_binary
-from tests.support.processes import ServiceProcess
 
 TOKEN = "read-" + "x" * 40
 READ_PATHS = [

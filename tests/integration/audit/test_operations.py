@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from common.events import CloudEvent, encode_binary
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import (
     SseClient,
     WriteLock,
@@ -25,7 +26,6 @@ from tests.integration.audit.helpers import (
     wait_until,
 )
 from tests.support.postgres import PostgresServer, postgres_available
-from tests.support.processes import ServiceProcess
 
 STOPPED_BY_SIGTERM = (0, -signal.SIGTERM)
 
@@ -205,7 +205,7 @@ def test_starting_while_the_database_is_down_waits_for_it(
                 what="migrated and ready",
             )
             assert post_binary(client, event()).status_code == 202
-        assert "migrations not applied yet" in service.log_text()
+        assert "migrations: not done yet" in service.log_text()
     finally:
         service.stop()
 

@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from common.events import encode_binary
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import (
     SOURCE,
     all_items,
@@ -18,7 +19,6 @@ from tests.integration.audit.helpers import (
     post_batch,
     post_binary,
 )
-from tests.support.processes import ServiceProcess
 
 
 def _ids(items: list[dict]) -> list[str]:

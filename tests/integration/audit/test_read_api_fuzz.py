@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from audit.openapi import openapi_document
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import audit_process
-from tests.support.processes import ServiceProcess
 
 TOKEN = "fuzz-" + "k" * 32
 schema = (

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from common.events import CloudEvent, encode_binary, new_event
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import (
     SOURCE,
     all_items,
@@ -23,7 +24,6 @@ from tests.integration.audit.helpers import (
     post_binary,
     post_structured,
 )
-from tests.support.processes import ServiceProcess
 
 
 def _stored(client: httpx.Client, ce_id: str, source: str = SOURCE) -> Any:

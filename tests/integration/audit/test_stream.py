@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from devstack import ServiceProcess
 from tests.integration.audit.helpers import (
     SseClient,
     all_items,
@@ -20,7 +21,6 @@ from tests.integration.audit.helpers import (
     post_binary,
     wait_until,
 )
-from tests.support.processes import ServiceProcess
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.processes import ServiceProcess
+from devstack import ServiceProcess
 
 NAMESPACE = "test-ns"
 BROKER = "default"

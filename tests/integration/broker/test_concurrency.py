@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from devstack import free_port
 from tests.integration.broker.conftest import StartBroker, trigger_doc
-from tests.support.ports import free_port
 from tests.support.subscriber import Answer, Subscriber
 
 EVENTS = 150

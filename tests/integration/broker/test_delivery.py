@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack import free_port
 from tests.integration.broker.conftest import (
     NAMESPACE,
     BrokerLauncher,
@@ -18,7 +19,6 @@ from tests.integration.broker.conftest import (
     StartBroker,
     trigger_doc,
 )
-from tests.support.ports import free_port
 from tests.support.subscriber import Answer, Received, Subscriber
 
 RETRIABLE = [404, 408, 409, 429, 500, 502, 503, 504]

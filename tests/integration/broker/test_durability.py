@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from devstack import free_port
 from tests.integration.broker.conftest import StartBroker, trigger_doc
-from tests.support.ports import free_port
 from tests.support.subscriber import Subscriber
 
 # Retries often and for long, so queued deliveries are waiting when the broker dies.

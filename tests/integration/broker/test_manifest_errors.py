@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
+from devstack import REPO, free_port
 from tests.integration.broker.conftest import broker_doc, trigger_doc, write_manifest
-from tests.support.ports import free_port
-from tests.support.processes import REPO
 
 
 def _trigger_with(**spec: Any) -> dict[str, Any]:

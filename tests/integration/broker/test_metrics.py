@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from devstack import free_port
 from tests.integration.broker.conftest import StartBroker, trigger_doc
-from tests.support.ports import free_port
 from tests.support.subscriber import Subscriber
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import httpx
 
+from devstack import free_port
 from tests.integration.broker.conftest import (
     StartBroker,
     broker_doc,
     trigger_doc,
     write_manifest,
 )
-from tests.support.ports import free_port
 from tests.support.subscriber import Subscriber
 
 PATIENT = {"retry": 60, "backoffPolicy": "linear", "backoffDelay": "PT0.1S"}

@@ -1,4 +1,4 @@
-"""`make run` (`python -m broker.stack`): the README's curl reaches audit within a second."""
+"""`make run` (`python -m devstack`): the README's curl reaches audit within a second."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.ports import free_port
-from tests.support.processes import REPO
+from devstack import REPO, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,7 +34,7 @@ class Stack:
         env["DATA_DIR"] = str(data_dir)
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "broker.stack"],
+            [sys.executable, "-m", "devstack"],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import ServiceProcess
 from tests.integration.user.support import ADMIN_TOKEN, FAST_ARGON2, FAST_RELAY
-from tests.support.processes import ServiceProcess
 from tests.support.sink import CloudEventSink
 
 StartUser = Callable[..., ServiceProcess]

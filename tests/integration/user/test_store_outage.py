@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import ServiceProcess
 from tests.conftest import new_postgres_database
 from tests.integration.user.support import ADMIN_TOKEN, FAST_ARGON2, FAST_RELAY, create_user
 from tests.support.postgres import PostgresServer
-from tests.support.processes import ServiceProcess
 from tests.support.sink import CloudEventSink
 
 

@@ -10,9 +10,11 @@ import orjson
 import pytest
 
 from audit.records import (
+    MAX_JSON_DEPTH,
     dead_letter_row,
     decode_error_data,
     event_row,
+    json_too_deep,
     queryable_json,
     render_dead_letter,
     render_event,
@@ -76,6 +78,47 @@ def test_multi_line_json_data_renders_on_one_line() -> None:
     assert b"\n" not in encoded
     assert json.loads(encoded)["data"] == {"big": 123456789012345678901234567890}
     assert base64.b64decode(orjson.loads(encoded)["data_base64"]) == ce.data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 1000 + b"\n" + b"]" * 1000,  # orjson reads it, Python's json cannot
+        b"[" * 2000 + b"]" * 2000,  # orjson cannot read it either
+        b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1),
+        b"1e400",  # no double holds it
+    ],
+)
+def test_data_no_reader_could_parse_renders_as_bytes_only(data: bytes) -> None:
+    ce = new_event(type="t", source="/s", data=data)
+
+    encoded = orjson.dumps(render_event({**_row(ce), "data_json": None}))
+
+    assert json.loads(encoded)["data"] is None
+    assert base64.b64decode(json.loads(encoded)["data_base64"]) == data
+    assert queryable_json(data, "application/json") is None
+
+
+@pytest.mark.parametrize(
+    ("data", "too_deep"),
+    [
+        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, False),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), True),
+        (b'{"a": ["' + b"[" * MAX_JSON_DEPTH * 2 + b'"]}', False),  # brackets in a string
+        (b'["\\"' + b"[" * MAX_JSON_DEPTH * 2 + b'"]', False),  # after an escaped quote
+        (b'["\\\\"' + b"[" * MAX_JSON_DEPTH * 2, True),  # after an escaped backslash
+        (b"[]" * MAX_JSON_DEPTH * 2, False),
+    ],
+)
+def test_nesting_depth_counts_brackets_outside_strings(data: bytes, too_deep: bool) -> None:
+    assert json_too_deep(data) is too_deep
+
+
+def test_nesting_depth_of_hostile_bytes_takes_linear_time() -> None:
+    # An unterminated string full of escaped quotes: a backtracking scan is quadratic.
+    hostile = b"[" * (MAX_JSON_DEPTH + 1) + b'"' + b'\\"' * 300_000
+
+    assert json_too_deep(hostile)
 
 
 def test_non_json_and_non_text_data_renders_as_base64_only() -> None:

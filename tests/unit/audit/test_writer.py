@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +18,9 @@ from audit.app import MIGRATIONS
 from audit.records import event_row
 from audit.tables import events
 from audit.writer import GroupCommitWriter, StoreUnavailable
-from common.db import create_engine
+from common.db import DatabaseFileWatch, create_engine
 from common.events import new_event
+from common.logs import configure_logging
 from common.migrations import Migrations
 
 Scenario = Callable[[AsyncEngine, GroupCommitWriter], Awaitable[None]]
@@ -206,3 +208,54 @@ def test_a_writer_that_was_never_started_refuses(tmp_path: Path) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def test_a_database_file_replaced_under_the_writer_fails_writes_and_the_probe(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "w.db"
+
+    async def scenario(_: AsyncEngine, writer: GroupCommitWriter) -> None:
+        await writer.submit(events, _rows(1))
+        (tmp_path / "other.db").write_bytes(database.read_bytes())
+        (tmp_path / "other.db").replace(database)
+
+        with pytest.raises(StoreUnavailable, match="replaced"):
+            await writer.submit(events, _rows(1))
+        assert writer.failing
+        assert "replaced" in (await writer.probe() or "")
+
+    _run(tmp_path, scenario, database_file=DatabaseFileWatch(database))
+
+
+def test_a_failed_write_logs_no_sql_parameter_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "parameter-value-that-must-not-be-logged"
+
+    async def scenario(_: AsyncEngine, writer: GroupCommitWriter) -> None:
+        good = writer.submit(events, _rows(1, subject=marker))
+        bad = writer.submit(events, _rows(1, type=None, subject=marker))
+
+        results = await asyncio.gather(good, bad, return_exceptions=True)
+
+        assert isinstance(results[1], StoreUnavailable)
+
+    with caplog.at_level("INFO"):
+        _run(tmp_path, scenario)
+
+    assert "INSERT INTO events" in caplog.text  # the statement is named...
+    assert marker not in caplog.text  # ...but none of its values
+
+
+def test_debug_logging_leaves_out_the_driver_log_of_every_statement_value() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("aiosqlite").level
+    try:
+        configure_logging("test", "debug")
+
+        assert root.isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("aiosqlite").setLevel(saved[2])

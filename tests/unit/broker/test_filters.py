@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from broker.cesql import compile_expression
 from broker.filters import (
     AllFilter,
     AnyFilter,
@@ -17,6 +16,7 @@ from broker.filters import (
     PrefixFilter,
     SuffixFilter,
 )
+from cesql import compile_expression
 
 EVENT = {
     "type": "user.storeUser",

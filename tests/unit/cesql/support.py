@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from broker.cesql import EvaluationResult, Value, compile_expression
+from cesql import EvaluationResult, Value, compile_expression
 
 REQUIRED: Mapping[str, object] = {
     "specversion": "1.0",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker.cesql import CastError, CesqlType
-from broker.cesql.casting import cast, to_boolean, to_integer, to_string
+from cesql import CastError, CesqlType
+from cesql.casting import cast, to_boolean, to_integer, to_string
 
 from .support import kinds, run, typed, value
 

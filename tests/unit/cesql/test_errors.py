@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from broker.cesql import MissingAttributeError, compile_expression
+from cesql import MissingAttributeError, compile_expression
 
 from .support import event, kinds, run, typed, value
 

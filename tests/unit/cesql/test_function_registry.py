@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from broker.cesql import (
+from cesql import (
     CesqlType,
     Function,
     FunctionRegistry,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.cesql.like import LikePattern
+from cesql.like import LikePattern
 
 from .support import value
 

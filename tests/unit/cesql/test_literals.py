@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.cesql import CesqlParseError, compile_expression
+from cesql import CesqlParseError, compile_expression
 
 from .support import typed, value
 

@@ -104,7 +104,7 @@ def test_exists_tells_whether_the_attribute_is_present() -> None:
 
 
 def test_exists_is_true_for_required_attributes_even_if_absent() -> None:
-    from broker.cesql import compile_expression
+    from cesql import compile_expression
 
     assert compile_expression("EXISTS id AND EXISTS TYPE").evaluate({}).value is True
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from broker.cesql import CesqlParseError, compile_expression
-from broker.cesql.nodes import Binary, BinaryOperator, FunctionCall, Identifier, Literal, Unary
+from cesql import CesqlParseError, compile_expression
+from cesql.nodes import Binary, BinaryOperator, FunctionCall, Identifier, Literal, Unary
 
 from .support import kinds, run, value
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -440,6 +441,12 @@ spec:
 """
 )
 
+# The broker ingress as upstream ships it; names, labels, selectors and ports as in
+# knative/eventing knative-v1.22.2 config/brokers/mt-channel-broker/deployments/broker-ingress.yaml
+# and knative-extensions/eventing-kafka-broker knative-v1.22.3
+# data-plane/config/broker/500-receiver.yaml (k8s/upstream-facts.yaml lists them).
+# The Service and the Deployment have different names: the suite finds the Deployment
+# through the Service's selector.
 BROKER_INGRESS_SERVICE = yaml.safe_load(
     """
 apiVersion: v1
@@ -472,6 +479,107 @@ spec:
   type: ClusterIP
 """
 )
+
+MT_BROKER_INGRESS_LABELS = {
+    "eventing.knative.dev/brokerRole": "ingress",
+    "app.kubernetes.io/component": "broker-ingress",
+    "app.kubernetes.io/version": "1.22.2",
+    "app.kubernetes.io/name": "knative-eventing",
+}
+
+KAFKA_BROKER_INGRESS_SERVICE = yaml.safe_load(
+    """
+apiVersion: v1
+kind: Service
+metadata:
+  labels:
+    app: kafka-broker-receiver
+    app.kubernetes.io/component: kafka-broker-receiver
+    app.kubernetes.io/name: knative-eventing
+    app.kubernetes.io/version: 1.22.3
+  name: kafka-broker-ingress
+  namespace: knative-eventing
+spec:
+  clusterIP: 10.96.31.4
+  ports:
+  - name: http
+    port: 80
+    protocol: TCP
+    targetPort: 8080
+  - name: https
+    port: 443
+    protocol: TCP
+    targetPort: 8443
+  - name: http-container
+    port: 8080
+    protocol: TCP
+    targetPort: 8080
+  - name: https-container
+    port: 8443
+    protocol: TCP
+    targetPort: 8443
+  - name: http-metrics
+    port: 9090
+    protocol: TCP
+    targetPort: 9090
+  selector:
+    app: kafka-broker-receiver
+  type: ClusterIP
+"""
+)
+
+KAFKA_BROKER_RECEIVER_LABELS = {
+    "app": "kafka-broker-receiver",
+    "app.kubernetes.io/component": "kafka-broker-receiver",
+    "app.kubernetes.io/name": "knative-eventing",
+    "app.kubernetes.io/version": "1.22.3",
+}
+
+
+@dataclass(frozen=True)
+class IngressPlane:
+    """One broker class's ingress data plane: the Service the Broker's address names,
+    the Deployment behind it (its selector and pod labels), one pod name."""
+
+    broker_class: str
+    service: dict[str, Any]
+    deployment: str
+    selector: dict[str, str]
+    pod_labels: dict[str, str]
+    pod_name: str
+    address: str
+
+
+MT_CHANNEL_BROKER = IngressPlane(
+    broker_class="MTChannelBasedBroker",
+    service=BROKER_INGRESS_SERVICE,
+    deployment="mt-broker-ingress",
+    selector={"eventing.knative.dev/brokerRole": "ingress"},
+    pod_labels=MT_BROKER_INGRESS_LABELS,
+    pod_name="mt-broker-ingress-6b8d7c9f5-x2x4q",
+    address="http://broker-ingress.knative-eventing.svc.cluster.local/user-audit/default",
+)
+KAFKA_BROKER = IngressPlane(
+    broker_class="Kafka",
+    service=KAFKA_BROKER_INGRESS_SERVICE,
+    deployment="kafka-broker-receiver",
+    selector={"app": "kafka-broker-receiver"},
+    pod_labels=KAFKA_BROKER_RECEIVER_LABELS,
+    pod_name="kafka-broker-receiver-7c9d5b6f4-q8z2m",
+    address="http://kafka-broker-ingress.knative-eventing.svc.cluster.local/user-audit/default",
+)
+
+
+def broker_of(plane: IngressPlane, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` (a Broker) as that broker class would write it."""
+    doc = copy.deepcopy(doc)
+    doc["metadata"]["annotations"]["eventing.knative.dev/broker.class"] = plane.broker_class
+    status = doc.get("status") or {}
+    if "address" in status:
+        status["address"]["url"] = plane.address
+        for address in status.get("addresses", []):
+            address["url"] = plane.address
+    return doc
 
 
 def pod(

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.support.ports import free_port
+from devstack import free_port
 from tests.unit.e2e_support import documents as docs
 
 NS = "user-audit"
@@ -50,11 +50,18 @@ def _not_found(kind: str, name: str) -> JSONResponse:
     )
 
 
-def _deployment(namespace: str, name: str, labels: dict[str, str], replicas: int) -> dict[str, Any]:
+def _deployment(
+    namespace: str,
+    name: str,
+    selector: dict[str, str],
+    replicas: int,
+    pod_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     doc = copy.deepcopy(docs.DEPLOYMENT_AVAILABLE)
+    labels = pod_labels or selector
     doc["metadata"].update(name=name, namespace=namespace, labels=labels, generation=1)
     doc["spec"]["replicas"] = replicas
-    doc["spec"]["selector"] = {"matchLabels": labels}
+    doc["spec"]["selector"] = {"matchLabels": selector}
     doc["spec"]["template"]["metadata"]["labels"] = labels
     doc["status"].update(
         observedGeneration=1,
@@ -68,36 +75,40 @@ def _deployment(namespace: str, name: str, labels: dict[str, str], replicas: int
 
 class FakeCluster:
     """State plus the ASGI app. `pod_backends` maps a pod name to the (host, port) of the
-    local server that plays it; pods of a scaled-up Deployment reuse the names' order."""
+    local server that plays it; pods of a scaled-up Deployment reuse the names' order.
+    `plane` is the broker class's ingress as upstream ships it (documents.IngressPlane)."""
 
-    def __init__(self, pod_backends: dict[str, tuple[str, int]]) -> None:
+    def __init__(
+        self,
+        pod_backends: dict[str, tuple[str, int]],
+        plane: docs.IngressPlane = docs.MT_CHANNEL_BROKER,
+    ) -> None:
         self.pod_backends = pod_backends
+        self.plane = plane
         self.lock = threading.Lock()
         self.requests: list[str] = []
         self.broker_polls_until_ready = 2
-        self.broker = docs.broker_just_created()
+        self.broker = docs.broker_of(plane, docs.broker_just_created())
         names = ["audit-user-created", "audit-user-updated", "audit-user-deleted"]
         types = ["user.storeUser", "user.updateUser", "user.deleteUser"]
         self.triggers = [docs.trigger(n, t) for n, t in zip(names, types, strict=True)]
         self.sinkbinding = docs.SINKBINDING_READY
         audit_labels = {"app.kubernetes.io/name": "audit"}
         user_labels = {"app.kubernetes.io/name": "user"}
-        ingress_labels = {"eventing.knative.dev/brokerRole": "ingress"}
+        ingress = (EVENTING, plane.deployment)
         self.deployments = {
             (NS, "audit"): _deployment(NS, "audit", audit_labels, 2),
             (NS, "user"): _deployment(NS, "user", user_labels, 2),
-            (EVENTING, "broker-ingress"): _deployment(
-                EVENTING, "broker-ingress", ingress_labels, 1
-            ),
+            ingress: _deployment(EVENTING, plane.deployment, plane.selector, 1, plane.pod_labels),
         }
         self.pod_names = {
             (NS, "audit"): ["audit-6d4cf56db6-a1", "audit-6d4cf56db6-b2"],
             (NS, "user"): ["user-5c7f8d9b4-c3", "user-5c7f8d9b4-d4"],
-            (EVENTING, "broker-ingress"): ["broker-ingress-6b8d7c9f5-x2x4q"],
+            ingress: [plane.pod_name],
         }
         self.services = {
             (NS, "audit"): docs.AUDIT_SERVICE,
-            (EVENTING, "broker-ingress"): docs.BROKER_INGRESS_SERVICE,
+            (EVENTING, plane.service["metadata"]["name"]): plane.service,
         }
         self.pods: dict[str, list[dict[str, Any]]] = {NS: [], EVENTING: []}
         for (namespace, name), deployment in self.deployments.items():
@@ -108,12 +119,14 @@ class FakeCluster:
 
     # -- toy controllers
     def _set_pods(self, namespace: str, deployment: str, replicas: int) -> None:
-        labels = self.deployments[(namespace, deployment)]["spec"]["selector"]["matchLabels"]
+        spec = self.deployments[(namespace, deployment)]["spec"]
+        selector = spec["selector"]["matchLabels"]
+        labels = spec["template"]["metadata"]["labels"]
         port = 8080
         self.pods[namespace] = [
             p
             for p in self.pods[namespace]
-            if not all(p["metadata"]["labels"].get(k) == v for k, v in labels.items())
+            if not all(p["metadata"]["labels"].get(k) == v for k, v in selector.items())
         ]
         for name in self.pod_names[(namespace, deployment)][:replicas]:
             pod = docs.pod(name, labels=dict(labels), port=port)
@@ -143,12 +156,13 @@ class FakeCluster:
         with self.lock:
             # A fresh Broker, then one whose ingress has no endpoints, then Ready.
             self.broker_polls_until_ready -= 1
+            ingress = self.deployments[(EVENTING, self.plane.deployment)]
             if self.broker_polls_until_ready == 0:
-                self.broker = docs.broker_ingress_down()
+                self.broker = docs.broker_of(self.plane, docs.broker_ingress_down())
             elif self.broker_polls_until_ready < 0:
-                ingress = self.deployments[(EVENTING, "broker-ingress")]
                 ready = ingress["spec"]["replicas"] > 0
-                self.broker = docs.BROKER_READY if ready else docs.broker_ingress_down()
+                broker = docs.BROKER_READY if ready else docs.broker_ingress_down()
+                self.broker = docs.broker_of(self.plane, broker)
             return JSONResponse(self.broker)
 
     async def triggers_list(self, request: Request) -> Response:
@@ -158,6 +172,15 @@ class FakeCluster:
 
     async def sinkbinding_get(self, request: Request) -> Response:
         return JSONResponse(self.sinkbinding)
+
+    async def deployments_list(self, request: Request) -> Response:
+        namespace = request.path_params["ns"]
+        self.requests.append(f"list deployments {namespace}")
+        with self.lock:
+            items = [d for (ns, _), d in self.deployments.items() if ns == namespace]
+            return JSONResponse(
+                {"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {}, "items": items}
+            )
 
     async def deployment_get(self, request: Request) -> Response:
         key = (request.path_params["ns"], request.path_params["name"])
@@ -298,6 +321,7 @@ class FakeCluster:
                     "/apis/sources.knative.dev/v1/namespaces/{ns}/sinkbindings/{name}",
                     self.sinkbinding_get,
                 ),
+                Route("/apis/apps/v1/namespaces/{ns}/deployments", self.deployments_list),
                 Route("/apis/apps/v1/namespaces/{ns}/deployments/{name}", self.deployment_get),
                 Route(
                     "/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale",

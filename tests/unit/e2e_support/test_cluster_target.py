@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.api import metric_sum
 from tests.e2e.cluster import ClusterTarget
+from tests.unit.e2e_support import documents as docs
 from tests.unit.e2e_support.fake_apiserver import (
     EVENTING,
     NS,
@@ -26,7 +27,8 @@ from tests.unit.e2e_support.fake_apiserver import (
 POD_NAMES = [
     "audit-6d4cf56db6-a1",
     "audit-6d4cf56db6-b2",
-    "broker-ingress-6b8d7c9f5-x2x4q",
+    docs.MT_CHANNEL_BROKER.pod_name,
+    docs.KAFKA_BROKER.pod_name,
 ]
 
 
@@ -77,12 +79,14 @@ class Fake:
     seen: list[str]
 
 
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[Fake]:
+@pytest.fixture(params=[docs.MT_CHANNEL_BROKER, docs.KAFKA_BROKER], ids=lambda p: p.broker_class)
+def fake(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Fake]:
+    """A cluster with the base's Broker class, or the Kafka overlay's."""
     seen: list[str] = []
     servers = {name: _http_server(name, seen) for name in POD_NAMES}
     ingress = _http_server("ingress", seen, schema_misses=2)
-    cluster = FakeCluster({name: s.server_address[:2] for name, s in servers.items()})  # type: ignore[misc]
+    backends = {name: s.server_address[:2] for name, s in servers.items()}
+    cluster = FakeCluster(backends, request.param)  # type: ignore[arg-type]
     api = Served(cluster.app())
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api.url, "kind-fake")
     yield Fake(cluster, kubeconfig, f"http://127.0.0.1:{ingress.server_address[1]}", seen)
@@ -110,12 +114,13 @@ def test_cluster_target_through_the_real_client(fake: Fake) -> None:
         assert httpx.get(target.audit_url + "/v1/events?x=1", timeout=10).text == (
             "audit-6d4cf56db6-a1 /v1/events?x=1"
         )
+        # The ingress Service is the one the Broker's address names (broker-ingress, or
+        # kafka-broker-ingress), its pod found through the Service's selector.
+        plane = fake.cluster.plane
         assert target.broker_ingress_url.endswith("/user-audit/default")
         assert httpx.post(target.broker_ingress_url, content=b"{}", timeout=10).status_code == 202
-        assert "broker-ingress-6b8d7c9f5-x2x4q POST /user-audit/default" in fake.seen
-        assert (
-            f"portforward {EVENTING}/broker-ingress-6b8d7c9f5-x2x4q:8080" in fake.cluster.requests
-        )
+        assert f"{plane.pod_name} POST /user-audit/default" in fake.seen
+        assert f"portforward {EVENTING}/{plane.pod_name}:8080" in fake.cluster.requests
 
         # One metrics text per audit pod, summed by the scenarios.
         texts = target.audit_metrics()
@@ -137,15 +142,18 @@ def test_cluster_target_through_the_real_client(fake: Fake) -> None:
         patches = [r for r in fake.cluster.requests if r.startswith("PATCH scale user-audit/audit")]
         assert [p.rsplit(" ", 1)[-1] for p in patches] == ["0}}", "2}}"]
 
-        # Broker ingress unreachable = broker-ingress scaled to 0; back = available + Ready.
+        # Broker ingress unreachable = the Deployments behind the ingress Service (upstream:
+        # mt-broker-ingress, kafka-broker-receiver) scaled to 0; back = available + Ready.
         target.stop_broker()
         assert fake.cluster.pods[EVENTING] == []
         target.start_broker()
         assert len(fake.cluster.pods[EVENTING]) == 1
+        scaled = [r for r in fake.cluster.requests if r.startswith(f"PATCH scale {EVENTING}/")]
+        assert [r.split()[2] for r in scaled] == [f"{EVENTING}/{plane.deployment}"] * 2
 
         logs = target.collect_logs()
         assert "line 99 of audit-6d4cf56db6-a1" in logs
-        assert "line 99 of broker-ingress-6b8d7c9f5-x2x4q" in logs
+        assert f"line 99 of {plane.pod_name}" in logs
         assert any("sinceSeconds" in r for r in fake.cluster.requests if r.startswith("log "))
 
         report = target.diagnostics()

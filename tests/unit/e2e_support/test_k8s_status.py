@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from tests.e2e import k8s_status as ks
@@ -203,3 +205,33 @@ def test_conditions_report_lists_every_condition() -> None:
     )
     assert "  FilterReady=True" in lines
     assert len(lines) == 1 + len(docs.BROKER_READY["status"]["conditions"])
+
+
+@pytest.mark.parametrize(
+    ("plane", "service"),
+    [(docs.MT_CHANNEL_BROKER, "broker-ingress"), (docs.KAFKA_BROKER, "kafka-broker-ingress")],
+)
+def test_broker_ingress_is_the_service_the_brokers_address_names(
+    plane: docs.IngressPlane, service: str
+) -> None:
+    broker = docs.broker_of(plane, docs.BROKER_READY)
+    assert ks.broker_ingress(broker) == ks.ServiceAddress(
+        "knative-eventing", service, 80, "/user-audit/default"
+    )
+    with pytest.raises(LookupError, match=r"no status\.address\.url"):
+        ks.broker_ingress(docs.broker_just_created())
+
+
+@pytest.mark.parametrize("plane", [docs.MT_CHANNEL_BROKER, docs.KAFKA_BROKER])
+def test_deployments_behind_a_service_by_its_selector_not_its_name(
+    plane: docs.IngressPlane,
+) -> None:
+    """Upstream: Service broker-ingress selects Deployment mt-broker-ingress's pods."""
+    ingress = copy.deepcopy(docs.DEPLOYMENT_AVAILABLE)
+    ingress["metadata"]["name"] = plane.deployment
+    ingress["spec"]["template"]["metadata"]["labels"] = plane.pod_labels
+    audit = docs.DEPLOYMENT_AVAILABLE
+    assert ks.deployments_behind(plane.service, [audit, ingress]) == [plane.deployment]
+    assert plane.deployment != plane.service["metadata"]["name"]
+    with pytest.raises(LookupError, match="no Deployment behind Service"):
+        ks.deployments_behind(plane.service, [audit])

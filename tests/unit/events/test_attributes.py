@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from common.events import encode_binary, encode_structured, new_event
+from common.events.attributes import MAX_NAME_LENGTH, MAX_VALUE_LENGTH
 from common.events.headers import encode_header_value
 from tests.unit.events.support import (
     REQUIRED,
@@ -362,3 +363,32 @@ def test_item_29_binary_mode_extensions_arrive_as_strings() -> None:
     assert structured.extensions == {"count": 5, "flag": True}
     # Both encode to the same header text.
     assert dict(encode_binary(binary)[0]) == dict(encode_binary(structured)[0])
+
+
+# --- Length limits of this receiver (the spec sets none) ------------------------------
+
+
+@pytest.mark.parametrize("name", ["type", "source", "subject", "id", "myext"])
+def test_an_attribute_value_is_at_most_8192_characters_in_every_mode(name: str) -> None:
+    value = "/" + "a" * (MAX_VALUE_LENGTH - 1)
+    assert binary_event({name: value}).attributes[name] == value
+    assert structured_event(event_json(**{name: value})).attributes[name] == value
+
+    longer = value + "a"
+    with rejected(400, name):
+        binary_event({name: longer})
+    with rejected(400, name):
+        structured_event(event_json(**{name: longer}))
+
+
+def test_an_attribute_name_is_at_most_128_characters() -> None:
+    assert binary_event({"a" * MAX_NAME_LENGTH: "v"}).attributes["a" * MAX_NAME_LENGTH] == "v"
+    with rejected(400):
+        binary_event({"a" * (MAX_NAME_LENGTH + 1): "v"})
+    with rejected(400):
+        structured_event({**REQUIRED, "a" * (MAX_NAME_LENGTH + 1): None})  # even when null
+
+
+def test_our_sender_refuses_an_attribute_value_no_receiver_of_ours_accepts() -> None:
+    with pytest.raises(ValueError, match="8192"):
+        encode_binary(new_event(type="t" * (MAX_VALUE_LENGTH + 1), source="/s"))

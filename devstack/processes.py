@@ -1,10 +1,11 @@
-"""Real service processes (`python -m <module>`) on free ports, for integration
-and e2e tests: start, wait until ready (polling with a deadline), stop, kill -9."""
+"""Real service processes (`python -m <module>`) on free loopback ports, for the tests
+and the bench: start, wait until ready (polling with a deadline), stop, kill -9."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,9 +14,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port
+#: The source checkout: the services run from here and read its k8s/ manifests.
+REPO = Path(__file__).resolve().parents[1]
 
-REPO = Path(__file__).resolve().parents[2]
+
+def free_port() -> int:
+    """An ephemeral port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class ServiceProcess:

@@ -10,7 +10,7 @@ from .evaluator import MISSING, Abort, ErrorSink, compile_tree
 from .functions import DEFAULT_FUNCTIONS, FunctionRegistry
 from .nodes import Node
 from .parser import parse
-from .values import CesqlType, Value, zero_value
+from .values import Value, zero_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +38,6 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
-
-    @property
-    def result_type(self) -> CesqlType | None:
-        """The static type of the value, or ``None`` if the expression is a bare attribute."""
-        return self._type
 
     def evaluate(self, event: Mapping[str, object], *, fail_fast: bool = False) -> EvaluationResult:
         """Evaluate against ``event`` (attribute name -> value); never raises for bad data.

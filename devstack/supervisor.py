@@ -1,9 +1,10 @@
-"""`python -m broker.stack` (`make run`): broker, audit and user on this machine.
+"""`python -m devstack` (`make run`): broker, audit and user on this machine.
 
 Starts the three services as child processes with SQLite files under DATA_DIR
-(default `.data`, kept between runs), points user's K_SINK at the broker ingress
-named by the Broker manifest, maps the `audit` and `user` Services for Trigger
-refs, interleaves their output with a `[name]` prefix, prints the URLs once every
+(default `.data`, kept between runs), wired by devstack.wiring (user's K_SINK at
+the broker ingress the Broker manifest names, the `audit` and `user` Services
+mapped for Trigger refs), on USER_PORT, AUDIT_PORT and BROKER_PORT (default 3000,
+8080, 8081). It interleaves their output with a `[name]` prefix, prints the URLs once every
 service answers /readyz, and stops all three on Ctrl-C or SIGTERM. If one exits
 on its own, the others are stopped and its last lines are shown.
 """
@@ -23,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
-from broker.manifests import ManifestError, load_config
-from broker.settings import DEFAULT_MANIFESTS
+from devstack.wiring import BROKER_MANIFESTS, wiring
 
 READY_DEADLINE = 60.0
 STOP_TIMEOUT = 25.0
@@ -84,46 +85,28 @@ def plan(env: Mapping[str, str]) -> list[Child]:
     audit_port = _port(env, "AUDIT_PORT", 8080)
     broker_port = _port(env, "BROKER_PORT", 8081)
     data_dir = env.get("DATA_DIR", ".data")
-    manifests = env.get("BROKER_MANIFESTS", ",".join(DEFAULT_MANIFESTS))
-    services = f"audit=http://127.0.0.1:{audit_port},user=http://127.0.0.1:{user_port}"
-    if env.get("BROKER_SERVICES"):
-        services = f"{services},{env['BROKER_SERVICES']}"
+    manifests = env.get("BROKER_MANIFESTS", ",".join(BROKER_MANIFESTS))
+    ports = {"user": user_port, "audit": audit_port, "broker": broker_port}
     try:
-        config = load_config(
+        wired = wiring(
+            ports,
             [Path(p.strip()) for p in manifests.split(",") if p.strip()],
-            dict(part.split("=", 1) for part in services.split(",")),
+            extra_services=env.get("BROKER_SERVICES", ""),
         )
-    except ManifestError as exc:
+    except (OSError, LookupError, yaml.YAMLError) as exc:
         raise SystemExit(f"stack: cannot honour the manifests: {exc}") from None
-    broker = next(iter(config.brokers.values()))
     base = {k: v for k, v in env.items() if k not in _PER_SERVICE}
     base["DATA_DIR"] = data_dir
     base.setdefault("HOST", "127.0.0.1")
     base["PYTHONUNBUFFERED"] = "1"
+    public_url = env.get("PUBLIC_BASE_URL", f"http://localhost:{user_port}")
     return [
-        Child("audit", "audit", audit_port, {**base, "PORT": str(audit_port)}),
-        Child(
-            "broker",
-            "broker",
-            broker_port,
-            {
-                **base,
-                "PORT": str(broker_port),
-                "BROKER_MANIFESTS": manifests,
-                "BROKER_SERVICES": services,
-            },
-        ),
-        Child(
-            "user",
-            "user",
-            user_port,
-            {
-                **base,
-                "PORT": str(user_port),
-                "K_SINK": f"http://127.0.0.1:{broker_port}/{broker.namespace}/{broker.name}",
-                "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", f"http://localhost:{user_port}"),
-            },
-        ),
+        Child(name, name, port, {**base, "PORT": str(port), **wired[name], **extra})
+        for name, port, extra in (
+            ("audit", audit_port, {}),
+            ("broker", broker_port, {}),
+            ("user", user_port, {"PUBLIC_BASE_URL": public_url}),
+        )
     ]
 
 

@@ -1,9 +1,10 @@
-"""The local system as real processes: broker, audit and user, wired like `make run`.
+"""The local system as real processes for tests and the bench: broker, audit and user,
+wired like `make run` (devstack.wiring).
 
 `LocalStack` starts `python -m broker`, `python -m audit` and `python -m user` on free
 loopback ports, each with its own DATA_DIR under `root`, the user service sending to the
-broker ingress (`K_SINK`) and the broker resolving the Triggers' `audit` Service ref to
-the audit process. The Broker's namespace and name come from `k8s/broker.yaml`, so the
+broker ingress (`K_SINK`) and the broker resolving the Triggers' Service refs to the
+audit and user processes. The Broker's namespace and name come from `k8s/broker.yaml`, so the
 ingress path is the one a cluster would use.
 
 Each process keeps its port across restarts, so a test can SIGKILL one and start it
@@ -23,10 +24,8 @@ from types import TracebackType
 import httpx
 import yaml
 
-from tests.support.processes import REPO, ServiceProcess
-
-BROKER_MANIFESTS = ("k8s/broker.yaml", "k8s/triggers.yaml")
-SERVICES = ("broker", "audit", "user")
+from devstack.processes import REPO, ServiceProcess, free_port
+from devstack.wiring import BROKER_MANIFESTS, SERVICES, broker_address, wiring
 
 #: argon2id at its cheapest valid setting: the suites here test behaviour under faults,
 #: not the KDF, and a 64 MiB hash per request would make the load a hashing benchmark.
@@ -46,15 +45,6 @@ FAST_RELAY = {
     "RELAY_SEND_TIMEOUT": "2",
     "RELAY_LEASE": "4",
 }
-
-
-def broker_address(repo: Path = REPO) -> tuple[str, str]:
-    """(namespace, name) of the Broker in `k8s/broker.yaml`."""
-    for document in yaml.safe_load_all((repo / "k8s" / "broker.yaml").read_text()):
-        if isinstance(document, dict) and document.get("kind") == "Broker":
-            meta = document["metadata"]
-            return str(meta.get("namespace", "default")), str(meta["name"])
-    raise LookupError("k8s/broker.yaml holds no Broker")
 
 
 def new_token(prefix: str) -> str:
@@ -95,7 +85,6 @@ class LocalStack:
         self.root = root
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.namespace, self.broker_name = broker_address()
         self.event_source = event_source
         self.user_admin_token = (
             new_token("user-admin") if user_admin_token == self.generate else user_admin_token
@@ -109,6 +98,12 @@ class LocalStack:
         self.data_dirs.update(data_dirs or {})
         for directory in self.data_dirs.values():
             directory.mkdir(parents=True, exist_ok=True)
+        manifests = [REPO / m for m in BROKER_MANIFESTS]
+        if broker_delivery:
+            manifests[0] = self._patched_broker(manifests[0], broker_delivery)
+        self.namespace, self.broker_name = broker_address(manifests=manifests)
+        ports = {name: free_port() for name in SERVICES}
+        wired = wiring(ports, manifests)
 
         def common(name: str) -> dict[str, str]:
             values = {"DATA_DIR": str(self.data_dirs[name]), "LOG_LEVEL": "info"}
@@ -116,45 +111,28 @@ class LocalStack:
             values.update({"DATABASE_URL": "", "RELOAD": "false"})
             if name in self.database_urls:
                 values["DATABASE_URL"] = self.database_urls[name]
-            return values
+            return {**values, **wired[name]}
 
-        self.audit = ServiceProcess(
-            "audit",
-            env={
-                **common("audit"),
-                "AUDIT_READ_TOKEN": self.audit_read_token or "",
-                **extra["audit"],
+        def process(name: str, own: Mapping[str, str]) -> ServiceProcess:
+            return ServiceProcess(
+                name,
+                env={**common(name), **own, **extra[name]},
+                log_dir=self.logs,
+                port=ports[name],
+                ready_path=ready_path,
+            )
+
+        self.audit = process("audit", {"AUDIT_READ_TOKEN": self.audit_read_token or ""})
+        self.broker = process("broker", {"BROKER_WATCH": "false"})
+        self.user = process(
+            "user",
+            {
+                "K_CE_OVERRIDES": "",
+                "EVENT_SOURCE": event_source,
+                "USER_ADMIN_TOKEN": self.user_admin_token or "",
+                **(FAST_HASHING | FAST_RELAY if fast else {}),
             },
-            log_dir=self.logs,
-            ready_path=ready_path,
         )
-        manifests = [REPO / m for m in BROKER_MANIFESTS]
-        if broker_delivery:
-            manifests[0] = self._patched_broker(manifests[0], broker_delivery)
-        self.broker = ServiceProcess(
-            "broker",
-            env={
-                **common("broker"),
-                "BROKER_MANIFESTS": ",".join(str(m) for m in manifests),
-                "BROKER_SERVICES": f"audit={self.audit.url}",
-                "BROKER_WATCH": "false",
-                **extra["broker"],
-            },
-            log_dir=self.logs,
-            ready_path=ready_path,
-        )
-        user_env = {
-            **common("user"),
-            "K_SINK": self.ingress_url,
-            "K_CE_OVERRIDES": "",
-            "EVENT_SOURCE": event_source,
-            "USER_ADMIN_TOKEN": self.user_admin_token or "",
-        }
-        if fast:
-            user_env.update(FAST_HASHING)
-            user_env.update(FAST_RELAY)
-        user_env.update(extra["user"])
-        self.user = ServiceProcess("user", env=user_env, log_dir=self.logs, ready_path=ready_path)
 
     def _patched_broker(self, source: Path, delivery: Mapping[str, object]) -> Path:
         documents = list(yaml.safe_load_all(source.read_text()))

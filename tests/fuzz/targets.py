@@ -74,8 +74,9 @@ _DEPTH = re.compile(rb"^broker_queue_depth\{[^}]*\} ([0-9.e+-]+)$", re.MULTILINE
 
 
 class BrokerTarget:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.root = root
+        self.env = dict(env or {})
         self.recorder = Recorder()
         self.process: ServiceProcess | None = None
         self.generation = 0
@@ -108,6 +109,7 @@ class BrokerTarget:
                 "BROKER_WATCH": "false",
                 "DATABASE_URL": "",
                 "RELOAD": "false",
+                **self.env,
             },
             log_dir=self.root,
             ready_path="/readyz",

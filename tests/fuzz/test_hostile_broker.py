@@ -290,11 +290,21 @@ def test_broker_slow_peer(broker: BrokerTarget) -> None:
     finish(broker, tally)
 
 
+@pytest.fixture
+def narrow_broker(tmp_path: Path) -> Iterator[BrokerTarget]:
+    # Two deliveries in flight per Trigger: a round bigger than that must queue up and
+    # still go out once the first ones finish, with no new traffic to wake the lane.
+    with BrokerTarget(tmp_path, {"BROKER_DELIVERY_CONCURRENCY": "2"}) as target:
+        yield target
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(TEST_TIMEOUT)
-def test_broker_concurrent_events_arrive(broker: BrokerTarget) -> None:
-    """Rounds of 2-32 valid events sent at the same moment, with no traffic after them:
-    each one accepted arrives by itself (no later event needed to wake its lane)."""
+def test_broker_concurrent_events_arrive(narrow_broker: BrokerTarget) -> None:
+    """Rounds of 2-32 valid events sent at the same moment, with no traffic after them,
+    to a broker that delivers 2 at a time per Trigger: each accepted one arrives by
+    itself (no later event is needed to wake its lane)."""
+    broker = narrow_broker
 
     def check(size: int, tally: Tally) -> None:
         requests = [binary_event(new_id()) for _ in range(size)]

@@ -37,7 +37,7 @@ DELIVERING_PODS = [
         "messaging.knative.dev/channel": "in-memory-channel",
         "messaging.knative.dev/role": "dispatcher",
     },
-    # knative-extensions/eventing-kafka-broker knative-v1.22.0
+    # knative-extensions/eventing-kafka-broker knative-v1.22.3
     # data-plane/config/broker/500-dispatcher.yaml
     {"app": "kafka-broker-dispatcher"},
 ]

@@ -202,9 +202,7 @@ def test_audit_reads_the_issuer_with_its_own_token_and_the_cluster_ca(oidc: Mani
 
 
 @pytest.mark.parametrize("name", ["base", "kafka", "dev"])
-def test_without_the_overlay_nothing_is_authenticated(
-    name: str, rendered: dict[str, str]
-) -> None:
+def test_without_the_overlay_nothing_is_authenticated(name: str, rendered: dict[str, str]) -> None:
     manifests = Manifests(load_docs(rendered[name]))
     for app in ("user", "audit"):
         (container,) = manifests.get("Deployment", app)["spec"]["template"]["spec"]["containers"]

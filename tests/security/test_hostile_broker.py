@@ -224,6 +224,14 @@ def test_request_headers_over_64_kib_get_431(
         sock.sendall(head + b"{}")
         status, _ = rawhttp.read_head(sock)
     assert status == 431
+    # The same on a kept-alive connection, after a first request (no body) was served.
+    with rawhttp.connect(broker.process.port) as sock:
+        sock.sendall(rawhttp.request_head("OPTIONS", f"/{NAMESPACE}/default", {}))
+        status, _ = rawhttp.read_head(sock)
+        assert status == 200
+        sock.sendall(head + b"{}")
+        status, _ = rawhttp.read_head(sock)
+    assert status == 431
 
     # 16 MiB of header: cut off early, without holding it in memory.
     before = _broker_peak_rss_kib(broker)

@@ -2,9 +2,11 @@
 
 Status codes (contract "Ingress"): OPTIONS -> 200 with the WebHook headers; any
 other method but POST -> 405; `/` -> 404; not exactly two segments -> 400;
-unknown broker -> 404; an unparsable or invalid event, a batch, or a TTL <= 0 ->
-400; body over MAX_BODY_BYTES -> 413; the queue cannot store it -> 503;
-otherwise 202 once the event and its deliveries are committed to disk.
+unknown broker -> 404; an unparsable or invalid event, a batch, a TTL outside
+1..2^31-1, an attribute over BROKER_MAX_ATTRIBUTE_BYTES, or a pass-through header
+that could not be forwarded -> 400; body over MAX_BODY_BYTES -> 413; the queue
+cannot store it -> 503; otherwise 202 once the event and its deliveries are
+committed to disk. (A request head over 64 KiB never gets here: 431.)
 """
 
 from __future__ import annotations

@@ -381,7 +381,14 @@ class TriggerLane:
             delivery = self.ready.popleft()
             task = asyncio.get_running_loop().create_task(self._run(delivery))
             self.inflight.add(task)
-            task.add_done_callback(self.inflight.discard)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        # Its slot is free only now: a `_pump` from inside `_run` still counts the task,
+        # and when every attempt ends in one loop turn none of them would start more.
+        self.inflight.discard(task)
+        if not self._closed:
+            self._pump()
 
     async def _run(self, delivery: Delivery) -> None:
         queue = self.dispatcher.queue

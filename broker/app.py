@@ -73,6 +73,8 @@ def create_app(settings: BrokerSettings | None = None) -> Starlette:
         timeout=None,  # noqa: S113 - each request sets its Trigger's timeout
         follow_redirects=False,
         trust_env=False,
+        # Bodies are read raw and bounded (broker/dispatcher.py): no compressed answers.
+        headers={"accept-encoding": "identity"},
     )
     dispatcher = Dispatcher(
         queue,
@@ -80,10 +82,20 @@ def create_app(settings: BrokerSettings | None = None) -> Starlette:
         DispatchSettings(
             concurrency=settings.broker_delivery_concurrency,
             backlog_limit=settings.broker_backlog_limit,
+            backlog_bytes=settings.broker_backlog_bytes,
+            default_timeout=settings.broker_delivery_timeout,
+            # A reply re-enters the ingress, so it gets the ingress's body limit.
+            max_response_bytes=settings.max_body_bytes,
         ),
         on_reply=lambda trigger, delivery, reply: ingress.reply(trigger, delivery, reply),
     )
-    ingress = Ingress(lambda: live.current, queue, dispatcher, settings.max_body_bytes)
+    ingress = Ingress(
+        lambda: live.current,
+        queue,
+        dispatcher,
+        settings.max_body_bytes,
+        max_attribute_bytes=settings.broker_max_attribute_bytes,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

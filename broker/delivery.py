@@ -15,6 +15,8 @@ from dataclasses import dataclass
 # Knative's defaults for a Broker without `spec.delivery` (config-br-defaults).
 DEFAULT_RETRY = 10
 DEFAULT_BACKOFF_DELAY = 0.2
+# Longest wait before a retry: `delay * 2**n` overflows a float past n = 1029 or so.
+MAX_BACKOFF_SECONDS = 86_400.0
 
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(
@@ -71,12 +73,13 @@ class DeliverySpec:
 
 
 def backoff_seconds(policy: BackoffPolicy | None, delay: float | None, retry_index: int) -> float:
-    """The reference code's formula; see the module docstring."""
+    """The reference code's formula (see the module docstring), capped at a day."""
     if policy is None or not delay:
         return 0.0
     if policy is BackoffPolicy.EXPONENTIAL:
-        return float(delay * 2**retry_index)
-    return float(delay * retry_index)
+        # Float powers: an overflow becomes inf (then the cap), never an OverflowError.
+        return min(delay * 2.0 ** min(retry_index, 1023), MAX_BACKOFF_SECONDS)
+    return min(float(delay * retry_index), MAX_BACKOFF_SECONDS)
 
 
 BROKER_DEFAULT_DELIVERY = DeliverySpec(

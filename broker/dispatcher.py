@@ -4,9 +4,9 @@ Matching happened at ingress (a delivery row per matching Trigger); this module
 only delivers. Each Trigger has its own lane with its own concurrency limit, so a
 slow or dead subscriber fills only its own lane. A retry waits on a timer, not in
 a worker slot, and its time is written to the queue (`next_attempt_at`) so a
-restart keeps the schedule. A lane holds at most `backlog_limit` deliveries in
-memory; beyond that it leaves them in the queue file and reads them back in id
-order (the same path a restart takes).
+restart keeps the schedule. A lane holds at most `backlog_limit` deliveries and
+`backlog_bytes` of events in memory; beyond that it leaves them in the queue file
+and reads them back in id order (the same path a restart takes).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import httpx
 
 from broker import metrics
 from broker.delivery import DeliveryFormat
+from broker.headers import UnforwardableHeader, forwardable
 from broker.manifests import BrokerConfig, Trigger
-from broker.queue import Delivery, DeliveryQueue, Phase
-from broker.responses import Outcome, Verdict, error_data, judge
+from broker.queue import Delivery, DeliveryQueue, Phase, footprint
+from broker.responses import NOT_A_CLOUDEVENT, Outcome, Verdict, error_data, judge
 from common.events import CloudEvent, encode_binary, encode_structured
 from common.logs import request_id_var, traceparent_var
 
@@ -41,7 +42,13 @@ ReplyHandler = Callable[[Trigger, Delivery, CloudEvent], Awaitable[bool]]
 class DispatchSettings:
     concurrency: int = 64
     backlog_limit: int = 10_000
+    # Bytes of deliveries a lane holds in memory (plus at most one more event).
+    backlog_bytes: int = 32 * 1024 * 1024
     refill_batch: int = 1_000
+    # Per attempt when the Trigger sets no `timeout`: a hung subscriber must not hold a slot.
+    default_timeout: float = 30.0
+    # Subscriber responses (and so replies) are read up to this many bytes.
+    max_response_bytes: int = 1024 * 1024
 
 
 def _outgoing(event: CloudEvent) -> CloudEvent:
@@ -121,24 +128,29 @@ class Dispatcher:
 
     async def attempt(self, trigger: Trigger, delivery: Delivery) -> bool:
         """Make one attempt; True when the delivery is finished (whatever the result),
-        False when it was rescheduled (`delivery` updated)."""
+        False when it was rescheduled (`delivery` updated).
+
+        Whatever goes wrong inside the attempt is a failed attempt: it counts against
+        `retry` and ends in the dead-letter sink, never in a loop outside the budget.
+        """
         spec = trigger.delivery
         if delivery.phase is Phase.SUBSCRIBER:
             target = trigger.subscriber
-            event = _outgoing(delivery.event)
+        elif spec.dead_letter_sink is None:
+            self._drop(trigger, delivery, "dead-letter sink removed from the Trigger")
+            return True
         else:
-            if spec.dead_letter_sink is None:
-                self._drop(trigger, delivery, "dead-letter sink removed from the Trigger")
-                return True
             target = spec.dead_letter_sink
-            event = self._dead_letter_event(trigger, delivery)
-        outcome = await self._send(trigger, target, event, delivery)
+        try:
+            outcome = await self._deliver(trigger, target, delivery)
+        except Exception as exc:
+            logger.exception(
+                "delivery attempt failed inside the broker",
+                extra={"trigger": trigger.key, "target": target, "event_id": delivery.event.id},
+            )
+            outcome = Outcome(Verdict.RETRY, None, reason=f"broker error: {type(exc).__name__}")
         if outcome.verdict is Verdict.DELIVERED:
-            if outcome.reply is None or delivery.phase is Phase.DEAD_LETTER:
-                return True
-            if await self.on_reply(trigger, delivery, outcome.reply):
-                return True
-            outcome = Outcome(Verdict.RETRY, 500, reason="the reply could not be stored")
+            return True
         if outcome.verdict is Verdict.RETRY and delivery.attempt < spec.retry:
             wait = spec.backoff(delivery.attempt)
             delivery.attempt += 1
@@ -176,6 +188,21 @@ class Dispatcher:
         self._drop(trigger, delivery, outcome.reason, status=outcome.status)
         return True
 
+    async def _deliver(self, trigger: Trigger, target: str, delivery: Delivery) -> Outcome:
+        """Send to `target` and, for a subscriber's reply, hand the reply to the ingress."""
+        if delivery.phase is Phase.SUBSCRIBER:
+            event = _outgoing(delivery.event)
+        else:
+            event = self._dead_letter_event(trigger, delivery)
+        outcome = await self._send(trigger, target, event, delivery)
+        if outcome.verdict is not Verdict.DELIVERED:
+            return outcome
+        if outcome.reply is None or delivery.phase is Phase.DEAD_LETTER:
+            return outcome
+        if await self.on_reply(trigger, delivery, outcome.reply):
+            return Outcome(Verdict.DELIVERED, outcome.status)
+        return Outcome(Verdict.RETRY, 500, reason="the reply could not be stored")
+
     def _drop(
         self, trigger: Trigger, delivery: Delivery, reason: str, status: int | None = None
     ) -> None:
@@ -209,24 +236,46 @@ class Dispatcher:
             headers, body = encode_structured(event)
         else:
             headers, body = encode_binary(event)
-        headers.extend(delivery.headers)
+        passed = [(name, value) for name, value in delivery.headers if forwardable(value)]
+        if len(passed) < len(delivery.headers) and delivery.phase is Phase.SUBSCRIBER:
+            # Stored before the ingress refused such values; the dead-letter sink gets
+            # the event without them.
+            refused = next(n for n, v in delivery.headers if not forwardable(v))
+            reason = str(UnforwardableHeader(refused))
+            return self._record(trigger, judge(None, (), b"", reason), 0.0)
+        headers.extend(passed)
         headers.append(("prefer", "reply"))
         headers.append(("kn-namespace", trigger.namespace))
+        timeout = spec.timeout or self.settings.default_timeout
+        limit = self.settings.max_response_bytes
         started = time.perf_counter()
         try:
-            response = await self.client.post(
-                target,
-                content=body,
-                headers=headers,
-                timeout=httpx.Timeout(spec.timeout) if spec.timeout else httpx.Timeout(None),
-            )
-        except httpx.TimeoutException:
-            outcome = judge(None, (), b"", f"timed out after {spec.timeout}s")
+            # One deadline for the whole exchange: httpx's timeouts are per read.
+            async with (
+                asyncio.timeout(timeout),
+                self.client.stream(
+                    "POST", target, content=body, headers=headers, timeout=httpx.Timeout(timeout)
+                ) as response,
+            ):
+                content, complete = await _read_at_most(response, limit)
+        except (TimeoutError, httpx.TimeoutException):
+            outcome = judge(None, (), b"", f"timed out after {timeout:g}s")
         except (httpx.HTTPError, OSError) as exc:
             outcome = judge(None, (), b"", f"{type(exc).__name__}: {exc}")
         else:
-            outcome = judge(response.status_code, response.headers.raw, response.content)
-        elapsed = time.perf_counter() - started
+            if complete or not 200 <= response.status_code < 300:
+                outcome = judge(response.status_code, response.headers.raw, content)
+            else:
+                outcome = Outcome(
+                    Verdict.RETRY,
+                    NOT_A_CLOUDEVENT,
+                    content,
+                    reason=f"a response body over {limit} bytes (MAX_BODY_BYTES)",
+                )
+        return self._record(trigger, outcome, time.perf_counter() - started)
+
+    @staticmethod
+    def _record(trigger: Trigger, outcome: Outcome, elapsed: float) -> Outcome:
         code_class = metrics.status_class(outcome.status)
         metrics.DISPATCH_LATENCY.labels(
             trigger.namespace, trigger.broker, trigger.name, code_class
@@ -241,6 +290,20 @@ class Dispatcher:
         return outcome
 
 
+async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of the body, and whether that was all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    # Raw bytes: the client asks for identity encoding, and a decoder could inflate a bomb.
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > limit:
+            chunks.append(chunk[: limit - (size - len(chunk))])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+    return b"".join(chunks), True
+
+
 class TriggerLane:
     """The deliveries of one Trigger: ready, waiting for a retry, or in flight."""
 
@@ -248,6 +311,8 @@ class TriggerLane:
         self.trigger = trigger
         self.dispatcher = dispatcher
         self.limit = dispatcher.settings.backlog_limit
+        self.budget = dispatcher.settings.backlog_bytes
+        self.held_bytes = 0
         self.ready: deque[Delivery] = deque()
         self.delayed: list[tuple[float, int, Delivery]] = []
         self.inflight: set[asyncio.Task[None]] = set()
@@ -266,7 +331,7 @@ class TriggerLane:
     def offer(self, delivery: Delivery) -> None:
         if self._closed:
             return
-        if self.spilled or self.held >= self.limit:
+        if self._full(footprint(delivery)):
             # Over the memory limit: the row is committed, read it back later.
             self.spilled = True
             self.max_handed = max(self.max_handed, delivery.id)
@@ -276,8 +341,14 @@ class TriggerLane:
         self._admit(delivery)
         self._pump()
 
+    def _full(self, size: int) -> bool:
+        # The byte budget may be crossed by one event, so a lone large one still moves.
+        over_budget = self.held > 0 and self.held_bytes + size > self.budget
+        return self.spilled or self.held >= self.limit or over_budget
+
     def _admit(self, delivery: Delivery) -> None:
         self.held += 1
+        self.held_bytes += footprint(delivery)
         self._schedule(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
@@ -310,7 +381,14 @@ class TriggerLane:
             delivery = self.ready.popleft()
             task = asyncio.get_running_loop().create_task(self._run(delivery))
             self.inflight.add(task)
-            task.add_done_callback(self.inflight.discard)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        # Its slot is free only now: a `_pump` from inside `_run` still counts the task,
+        # and when every attempt ends in one loop turn none of them would start more.
+        self.inflight.discard(task)
+        if not self._closed:
+            self._pump()
 
     async def _run(self, delivery: Delivery) -> None:
         queue = self.dispatcher.queue
@@ -332,6 +410,7 @@ class TriggerLane:
         # Recorded even while stopping: the queue closes after the lanes.
         if finished:
             self.held -= 1
+            self.held_bytes -= footprint(delivery)
             queue.complete(delivery)
             metrics.QUEUE_DEPTH.labels(self.trigger.key).dec()
         else:
@@ -350,6 +429,7 @@ class TriggerLane:
             and not self._closed
             and self._refill is None
             and self.held <= self.limit // 2
+            and self.held_bytes <= self.budget // 2
         ):
             self._refill = asyncio.get_running_loop().create_task(self._read_back())
 
@@ -357,20 +437,21 @@ class TriggerLane:
         try:
             while self.spilled and not self._closed:
                 room = self.limit - self.held
-                if room <= 0:
+                room_bytes = self.budget - self.held_bytes
+                if room <= 0 or (self.held > 0 and room_bytes <= 0):
                     return
                 wanted = min(room, self.dispatcher.settings.refill_batch)
-                rows = await self.dispatcher.queue.load(self.trigger.key, self.cursor, wanted)
+                rows = await self.dispatcher.queue.load(
+                    self.trigger.key, self.cursor, wanted, max_bytes=max(room_bytes, 1)
+                )
                 if self._closed:
                     return
                 for delivery in rows:
                     self.cursor = max(self.cursor, delivery.id)
                     self._admit(delivery)
                 self._pump()
-                if len(rows) < wanted and self.max_handed <= self.cursor:
+                if not rows and self.max_handed <= self.cursor:
                     self.spilled = False  # the file holds nothing newer than memory
-                elif not rows:
-                    self.spilled = False
         except Exception:
             logger.exception("reading deliveries back failed", extra={"trigger": self.trigger.key})
         finally:

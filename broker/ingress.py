@@ -2,15 +2,18 @@
 
 Status codes (contract "Ingress"): OPTIONS -> 200 with the WebHook headers; any
 other method but POST -> 405; `/` -> 404; not exactly two segments -> 400;
-unknown broker -> 404; an unparsable or invalid event, a batch, or a TTL <= 0 ->
-400; body over MAX_BODY_BYTES -> 413; the queue cannot store it -> 503;
-otherwise 202 once the event and its deliveries are committed to disk.
+unknown broker -> 404; an unparsable or invalid event, a batch, a TTL outside
+1..2^31-1, an attribute over BROKER_MAX_ATTRIBUTE_BYTES, or a pass-through header
+that could not be forwarded -> 400; body over MAX_BODY_BYTES -> 413; the queue
+cannot store it -> 503; otherwise 202 once the event and its deliveries are
+committed to disk. (A request head over 64 KiB never gets here: 431.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -18,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 
 from broker import metrics
 from broker.dispatcher import TTL, Dispatcher
+from broker.headers import Headers, UnforwardableHeader, passthrough_headers
 from broker.manifests import Broker, BrokerConfig, Trigger
-from broker.queue import Delivery, DeliveryQueue, Headers, QueueUnavailable
+from broker.queue import Delivery, DeliveryQueue, QueueUnavailable, UnstorableEvent
 from common.events import (
     AttributeValue,
     CloudEvent,
@@ -29,22 +33,20 @@ from common.events import (
     parse_http,
 )
 from common.events.json_format import media_type
-from common.logs import request_id_var
 from common.web.body import read_body
 from common.web.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TTL = 255
+INT32_MAX = 2**31 - 1
+_INTEGER = re.compile(r"([+-]?)0*([0-9]+)")
 ARRIVAL_TIME = "knativearrivaltime"
 _OPTIONS_HEADERS = {
     "Allow": "POST, OPTIONS",
     "WebHook-Allowed-Origin": "*",
     "WebHook-Allowed-Rate": "*",
 }
-# Request headers that travel with the event to subscribers (Knative's allow-list).
-_PASS_EXACT = frozenset({b"x-request-id", b"retry-after", b"traceparent", b"tracestate"})
-_PASS_PREFIXES = (b"knative-", b"x-b3-")
 
 
 class Rejected(Exception):
@@ -57,36 +59,37 @@ class Rejected(Exception):
         self.detail = detail
 
 
-def passthrough_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-    """The allow-listed request headers, to be sent on to subscribers."""
-    kept = []
-    has_request_id = False
-    for name, value in raw:
-        lowered = name.lower()
-        if lowered in _PASS_EXACT or lowered.startswith(_PASS_PREFIXES):
-            kept.append((lowered.decode("latin-1"), value.decode("latin-1")))
-            has_request_id = has_request_id or lowered == b"x-request-id"
-    request_id = request_id_var.get()
-    if not has_request_id and request_id:
-        # The id our access log used, so the hops can be followed across services.
-        kept.append(("x-request-id", request_id))
-    return tuple(kept)
-
-
 def _ttl_of(event: CloudEvent) -> int:
     value = event.attributes.get(TTL)
     if value is None:
         return DEFAULT_TTL
+    invalid = Rejected(400, "invalid_event", f"{TTL} must be an integer from 1 to {INT32_MAX}")
     if isinstance(value, bool):
-        raise Rejected(400, "invalid_event", f"{TTL} must be an integer")
+        raise invalid
     if isinstance(value, str):
-        try:
-            value = int(value, 10)
-        except ValueError:
-            raise Rejected(400, "invalid_event", f"{TTL} must be an integer") from None
+        match = _INTEGER.fullmatch(value)
+        # Counted before int(): beyond int32 anyway, and int() refuses > 4,300 digits.
+        if match is None or len(match.group(2)) > len(str(INT32_MAX)):
+            raise invalid
+        value = int(match.group(1) + match.group(2))
+    if value > INT32_MAX:  # CloudEvents Integer is 32-bit; SQLite and orjson stop at 64
+        raise invalid
     if value <= 0:
         raise Rejected(400, "ttl_exhausted", f"{TTL} is {value}: the event looped too often")
     return value
+
+
+def _check_sizes(event: CloudEvent, limit: int) -> None:
+    for name, value in event.attributes.items():
+        for text, what in ((name, "name"), (value, "value")):
+            # A character is at most 4 UTF-8 bytes: most values need no encoding to check.
+            if isinstance(text, str) and len(text) * 4 > limit and len(text.encode()) > limit:
+                raise Rejected(
+                    400,
+                    "attribute_too_long",
+                    f"the {what} of attribute {name[:64]} is over {limit} bytes "
+                    "(BROKER_MAX_ATTRIBUTE_BYTES)",
+                )
 
 
 class Ingress:
@@ -98,17 +101,20 @@ class Ingress:
         queue: DeliveryQueue,
         dispatcher: Dispatcher,
         max_body_bytes: int,
+        max_attribute_bytes: int = 4096,
     ) -> None:
         self.config = config
         self.queue = queue
         self.dispatcher = dispatcher
         self.max_body_bytes = max_body_bytes
+        self.max_attribute_bytes = max_attribute_bytes
 
     async def publish(self, broker: Broker, event: CloudEvent, headers: Headers) -> int:
         """Store `event` for every matching Trigger of `broker`; the number matched.
 
-        Raises Rejected (TTL) or QueueUnavailable.
+        Raises Rejected (TTL, sizes, an event the queue cannot store) or QueueUnavailable.
         """
+        _check_sizes(event, self.max_attribute_bytes)
         ttl = _ttl_of(event)
         stamps: dict[str, AttributeValue | None] = {
             TTL: ttl,
@@ -123,7 +129,10 @@ class Ingress:
         ]
         if not matched:
             return 0  # accepted and, as on Knative, routed nowhere
-        event_id, ids = await self.queue.enqueue(event, headers, [t.key for t in matched])
+        try:
+            event_id, ids = await self.queue.enqueue(event, headers, [t.key for t in matched])
+        except UnstorableEvent as exc:
+            raise Rejected(400, "invalid_event", str(exc)) from None
         for trigger, delivery_id in zip(matched, ids, strict=True):
             self.dispatcher.accepted(trigger.key, Delivery(delivery_id, event_id, event, headers))
         return len(matched)
@@ -142,7 +151,8 @@ class Ingress:
         try:
             await self.publish(broker, reply.with_attributes(**{TTL: ttl}), ())
         except Rejected as exc:
-            metrics.REPLIES.labels(trigger.key, "dropped_ttl").inc()
+            result = "dropped_ttl" if exc.error == "ttl_exhausted" else "dropped_invalid"
+            metrics.REPLIES.labels(trigger.key, result).inc()
             logger.warning(
                 "reply dropped",
                 extra={"trigger": trigger.key, "reason": exc.detail, "event_id": reply.id},
@@ -211,9 +221,13 @@ class Ingress:
         if message.mode is ContentMode.BATCH:
             raise Rejected(400, "batch_not_supported", "the broker accepts one event per request")
         event = message.events[0]
-        labels[2] = event.type
+        labels[2] = metrics.event_type_label(event.type)
         try:
-            await self.publish(broker, event, passthrough_headers(raw_headers))
+            headers = passthrough_headers(raw_headers)
+        except UnforwardableHeader as exc:
+            raise Rejected(400, "invalid_header", str(exc)) from None
+        try:
+            await self.publish(broker, event, headers)
         except QueueUnavailable as exc:
             raise Rejected(503, "unavailable", f"the queue cannot store the event: {exc}") from None
         return 202

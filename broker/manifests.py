@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -218,9 +219,23 @@ class _Resolver:
             return str(httpx.URL(uri))
         if uri is None:
             return base
-        if "://" in uri:
+        if uri.startswith(("//", "\\\\", "/\\", "\\/")):
+            # RFC 3986 §4.2 network-path reference: it would keep the scheme, change the host.
+            raise obj.error(
+                f"{field_path}.uri",
+                "starts with //, which names another host; with a ref it must be a path",
+            )
+        if urlsplit(uri).scheme or "://" in uri:
             raise obj.error(f"{field_path}.uri", "must be relative (a path) when a ref is given")
-        return str(httpx.URL(base).join(uri))
+        origin = httpx.URL(base)
+        resolved = origin.join(uri)
+        if (resolved.scheme, resolved.host, resolved.port) != (
+            origin.scheme,
+            origin.host,
+            origin.port,
+        ):
+            raise obj.error(f"{field_path}.uri", f"resolves to another host ({resolved.host})")
+        return str(resolved)
 
 
 def _delivery(

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import Counter, Gauge, Histogram
+
+# Event types come from producers: each new one would be a new series forever.
+MAX_EVENT_TYPE_LABELS: Final = 256
+MAX_EVENT_TYPE_LABEL_CHARS: Final = 128
+OTHER_EVENT_TYPE: Final = "(other)"
+_event_types: set[str] = set()
 
 
 def status_class(status: int | None) -> str:
     """`2xx`, `4xx`, ...; `none` when there was no response at all."""
     return "none" if status is None else f"{status // 100}xx"
+
+
+def event_type_label(event_type: str) -> str:
+    """The `event_type` label: the type itself for the first 256 short types, else `(other)`."""
+    if event_type in _event_types:
+        return event_type
+    if len(event_type) > MAX_EVENT_TYPE_LABEL_CHARS or len(_event_types) >= MAX_EVENT_TYPE_LABELS:
+        return OTHER_EVENT_TYPE
+    _event_types.add(event_type)
+    return event_type
 
 
 EVENTS_RECEIVED = Counter(

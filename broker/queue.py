@@ -23,11 +23,11 @@ from pathlib import Path
 
 import orjson
 
+from broker.headers import Headers
 from common.events.model import AttributeValue, CloudEvent
 
 logger = logging.getLogger(__name__)
 
-Headers = tuple[tuple[str, str], ...]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -63,6 +63,14 @@ class QueueUnavailable(Exception):
     """The queue file could not take the write; the ingress answers 503."""
 
 
+class UnstorableEvent(ValueError):
+    """This event cannot be encoded for the queue file; retrying will not help (400)."""
+
+
+# After a failed write, completions and retry schedules are tried again this much later.
+RETRY_WRITE_DELAY = 1.0
+
+
 @dataclass(slots=True)
 class Delivery:
     """One event on its way to one Trigger's subscriber (or dead-letter sink)."""
@@ -78,10 +86,20 @@ class Delivery:
     error_data: str | None = None
 
 
+def footprint(delivery: Delivery) -> int:
+    """Roughly the bytes a delivery holds in memory: its event, data and headers."""
+    event = delivery.event
+    size = 256 + len(event.data or b"")
+    for name, value in event.attributes.items():
+        size += len(name) + (len(value) if isinstance(value, str) else 8)
+    for name, value in delivery.headers:
+        size += len(name) + len(value)
+    return size
+
+
 @dataclass(slots=True)
 class _Insert:
-    event: CloudEvent
-    headers: Headers
+    row: tuple[bytes, bytes | None, bytes]  # attributes, data, headers: encoded
     triggers: Sequence[str]
     future: asyncio.Future[tuple[int, list[int]]]
 
@@ -98,9 +116,35 @@ class _Batch:
     def __bool__(self) -> bool:
         return bool(self.inserts or self.reschedules or self.completions or self.barriers)
 
+    @property
+    def updates(self) -> bool:
+        return bool(self.reschedules or self.completions)
+
 
 def _encode_attributes(attributes: dict[str, AttributeValue]) -> bytes:
     return orjson.dumps(attributes)
+
+
+def _encode_row(event: CloudEvent, headers: Headers) -> tuple[bytes, bytes | None, bytes]:
+    """The event as stored; raises UnstorableEvent (e.g. an integer beyond 64 bits)."""
+    try:
+        return _encode_attributes(dict(event.attributes)), event.data, orjson.dumps(headers)
+    except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
+        raise UnstorableEvent(f"the event cannot be stored: {exc}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _resolve(insert: _Insert, ids: tuple[int, list[int]]) -> None:
+    if not insert.future.done():
+        insert.future.set_result(ids)
+
+
+def _reject(insert: _Insert, error: Exception) -> None:
+    if not insert.future.done():
+        insert.future.set_exception(error)
 
 
 class DeliveryQueue:
@@ -155,11 +199,14 @@ class DeliveryQueue:
         self, event: CloudEvent, headers: Headers, triggers: Sequence[str]
     ) -> tuple[int, list[int]]:
         """Store the event and a delivery row per Trigger; return the event id and the
-        delivery ids once the transaction is durable. Raises QueueUnavailable."""
+        delivery ids once the transaction is durable. Raises QueueUnavailable, or
+        UnstorableEvent for an event that cannot be encoded."""
         if self._writer is None or self._closing:
             raise QueueUnavailable("the queue is not open")
+        # Encoded here, before any transaction: a row that cannot be encoded fails alone.
+        row = _encode_row(event, headers)
         future: asyncio.Future[tuple[int, list[int]]] = asyncio.get_running_loop().create_future()
-        self._batch.inserts.append(_Insert(event, headers, triggers, future))
+        self._batch.inserts.append(_Insert(row, triggers, future))
         self._wakeup.set()
         return await future
 
@@ -192,30 +239,68 @@ class DeliveryQueue:
         await future
 
     async def _write_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._batch = self._batch, _Batch()
             if batch:
-                try:
-                    ids = await loop.run_in_executor(self._executor, self._write, batch)
-                except Exception as exc:  # disk full, I/O error: refuse, never pretend
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    logger.error("queue write failed", extra={"error": self.last_error})
-                    for insert in batch.inserts:
-                        if not insert.future.done():
-                            insert.future.set_exception(QueueUnavailable(self.last_error))
-                else:
-                    self.last_error = None
-                    for insert, stored in zip(batch.inserts, ids, strict=True):
-                        if not insert.future.done():
-                            insert.future.set_result(stored)
+                await self._commit(batch)
                 for barrier in batch.barriers:
                     if not barrier.done():
                         barrier.set_result(None)
             if self._closing and not self._batch:
                 return
+
+    async def _commit(self, batch: _Batch) -> None:
+        """Write `batch` as one transaction; if that fails, each part in its own, so one
+        bad row cannot fail the others, and keep updates that still fail for later."""
+        try:
+            stored = await self._run_write(batch)
+        except Exception as exc:
+            self._failed(exc)
+        else:
+            self.last_error = None
+            for insert, ids in zip(batch.inserts, stored, strict=True):
+                _resolve(insert, ids)
+            return
+        parts = [_Batch(inserts=[insert]) for insert in batch.inserts]
+        if batch.updates:
+            parts.append(_Batch(reschedules=batch.reschedules, completions=batch.completions))
+        for part in parts:
+            try:
+                stored = await self._run_write(part)
+            except Exception as exc:
+                self._failed(exc)
+                for insert in part.inserts:
+                    _reject(insert, QueueUnavailable(self.last_error or _describe(exc)))
+                if part.updates:
+                    self._retain(part)
+            else:
+                self.last_error = None
+                for insert, ids in zip(part.inserts, stored, strict=True):
+                    _resolve(insert, ids)
+
+    async def _run_write(self, batch: _Batch) -> list[tuple[int, list[int]]]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._write, batch)
+
+    def _failed(self, exc: Exception) -> None:
+        # Disk full, I/O error: refuse, never pretend.
+        self.last_error = _describe(exc)
+        logger.error("queue write failed", extra={"error": self.last_error})
+
+    def _retain(self, part: _Batch) -> None:
+        """Completions and retry schedules that could not be written are tried again."""
+        if self._closing:
+            # At-least-once holds: an unwritten completion means one more delivery.
+            logger.error(
+                "queue updates not written at shutdown",
+                extra={"completions": len(part.completions), "reschedules": len(part.reschedules)},
+            )
+            return
+        # Older updates first: a later reschedule or completion of the same row wins.
+        self._batch.reschedules[:0] = part.reschedules
+        self._batch.completions[:0] = part.completions
+        asyncio.get_running_loop().call_later(RETRY_WRITE_DELAY, self._wakeup.set)
 
     def _write(self, batch: _Batch) -> list[tuple[int, list[int]]]:
         connection = self._connection
@@ -228,12 +313,7 @@ class DeliveryQueue:
                 cursor = connection.execute(
                     "INSERT INTO events (attributes, data, headers, received_at) "
                     "VALUES (?, ?, ?, ?)",
-                    (
-                        _encode_attributes(dict(insert.event.attributes)),
-                        insert.event.data,
-                        orjson.dumps(insert.headers),
-                        now,
-                    ),
+                    (*insert.row, now),
                 )
                 event_id = cursor.lastrowid
                 assert event_id is not None
@@ -270,36 +350,49 @@ class DeliveryQueue:
 
     # -- reads ---------------------------------------------------------------------
 
-    async def load(self, trigger: str, after_id: int, limit: int) -> list[Delivery]:
-        """Pending deliveries of `trigger` with an id above `after_id`, oldest first."""
+    async def load(
+        self, trigger: str, after_id: int, limit: int, max_bytes: int | None = None
+    ) -> list[Delivery]:
+        """Pending deliveries of `trigger` with an id above `after_id`, oldest first: at
+        most `limit` of them and, past the first, at most `max_bytes` of stored event."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._load, trigger, after_id, limit
+            self._executor, self._load, trigger, after_id, limit, max_bytes
         )
 
-    def _load(self, trigger: str, after_id: int, limit: int) -> list[Delivery]:
+    def _load(
+        self, trigger: str, after_id: int, limit: int, max_bytes: int | None
+    ) -> list[Delivery]:
         connection = self._connection
         assert connection is not None
-        rows = connection.execute(
+        cursor = connection.execute(
             "SELECT d.id, d.event_id, d.attempt, d.next_attempt_at, d.phase, d.error_code, "
             "d.error_data, e.attributes, e.data, e.headers "
             "FROM deliveries d JOIN events e ON e.id = d.event_id "
             "WHERE d.trigger = ? AND d.id > ? ORDER BY d.id LIMIT ?",
             (trigger, after_id, limit),
-        ).fetchall()
-        return [
-            Delivery(
-                id=row[0],
-                event_id=row[1],
-                attempt=row[2],
-                next_attempt_at=row[3],
-                phase=Phase(row[4]),
-                error_code=row[5],
-                error_data=row[6],
-                event=CloudEvent(orjson.loads(row[7]), row[8]),
-                headers=tuple((str(k), str(v)) for k, v in orjson.loads(row[9])),
+        )
+        deliveries: list[Delivery] = []
+        size = 0
+        # Row by row, so a page of large events stops at the byte budget.
+        for row in cursor:
+            size += len(row[7]) + len(row[8] or b"") + len(row[9])
+            if max_bytes is not None and deliveries and size > max_bytes:
+                break
+            deliveries.append(
+                Delivery(
+                    id=row[0],
+                    event_id=row[1],
+                    attempt=row[2],
+                    next_attempt_at=row[3],
+                    phase=Phase(row[4]),
+                    error_code=row[5],
+                    error_data=row[6],
+                    event=CloudEvent(orjson.loads(row[7]), row[8]),
+                    headers=tuple((str(k), str(v)) for k, v in orjson.loads(row[9])),
+                )
             )
-            for row in rows
-        ]
+        cursor.close()
+        return deliveries
 
     async def pending_counts(self) -> dict[str, int]:
         """Pending deliveries per Trigger key (including Triggers no longer configured)."""

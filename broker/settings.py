@@ -28,6 +28,12 @@ class BrokerSettings(ServiceSettings):
     broker_delivery_concurrency: int = Field(default=8, ge=1, le=10_000)
     # Deliveries held in memory per Trigger; the rest wait in the queue file.
     broker_backlog_limit: int = Field(default=10_000, ge=10)
+    # The same bound in bytes (events of up to MAX_BODY_BYTES make the count meaningless).
+    broker_backlog_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
+    # Seconds per delivery attempt for a Trigger (or Broker) whose delivery sets no timeout.
+    broker_delivery_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # Longest value of one CloudEvents attribute accepted at the ingress, in UTF-8 bytes.
+    broker_max_attribute_bytes: int = Field(default=4096, ge=256, le=1024 * 1024)
     # Connections kept open to all subscribers together.
     broker_max_connections: int = Field(default=512, ge=1)
     # Watch the manifests and reload Triggers when they change.

@@ -13,7 +13,10 @@ from .errors import CastError
 from .values import INT32_MAX, INT32_MIN, CesqlType, Value
 
 # ASCII digits only: Python's int() would also accept "1_000", " 7 " and "٣".
-_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+_INTEGER_TEXT: Final = re.compile(r"([+-]?)0*([0-9]+)")
+# Significant digits of the longest int32 (2147483648): more is out of range, and
+# int() of a string over 4,300 digits would raise (sys.get_int_max_str_digits).
+_MAX_DIGITS: Final = 10
 
 
 def to_integer(value: Value) -> tuple[int, CastError | None]:
@@ -22,12 +25,18 @@ def to_integer(value: Value) -> tuple[int, CastError | None]:
         return (1 if value else 0), None
     if isinstance(value, int):
         return value, None
-    if _INTEGER_TEXT.fullmatch(value) is None:
-        return 0, CastError(f"cannot cast {value!r} to Integer")
-    number = int(value)
-    if not INT32_MIN <= number <= INT32_MAX:
-        return 0, CastError(f"cannot cast {value!r} to Integer: out of the 32-bit range")
+    match = _INTEGER_TEXT.fullmatch(value)
+    if match is None:
+        return 0, CastError(f"cannot cast {_excerpt(value)} to Integer")
+    sign, digits = match.groups()
+    if len(digits) > _MAX_DIGITS or not INT32_MIN <= (number := int(sign + digits)) <= INT32_MAX:
+        return 0, CastError(f"cannot cast {_excerpt(value)} to Integer: out of the 32-bit range")
     return number, None
+
+
+def _excerpt(value: str, limit: int = 64) -> str:
+    # Error messages quote the value; a 1 MiB attribute must not be copied into each.
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} chars)"
 
 
 def to_boolean(value: Value) -> tuple[bool, CastError | None]:

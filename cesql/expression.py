@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import CesqlEvaluationError
+from .errors import CesqlEvaluationError, GenericError
 from .evaluator import MISSING, Abort, ErrorSink, compile_tree
 from .functions import DEFAULT_FUNCTIONS, FunctionRegistry
 from .nodes import Node
@@ -51,6 +51,8 @@ class Expression:
             value = self._evaluator(event, sink)
         except Abort as abort:
             return EvaluationResult(zero_value(self._type), (abort.error,))
+        except Exception as exc:  # a defect must still be an error value (spec §3.3)
+            return EvaluationResult(zero_value(self._type), (_unexpected(exc),))
         if value is MISSING:
             value = zero_value(None)  # a bare missing attribute: Boolean false (spec §3.2)
         return EvaluationResult(value, tuple(sink.errors))
@@ -62,6 +64,12 @@ class Expression:
             return self._evaluator(event, sink) is True
         except Abort:
             return False
+        except Exception:  # a defect must still be "no match", never a failed request
+            return False
+
+
+def _unexpected(exc: Exception) -> GenericError:
+    return GenericError(f"evaluation failed: {type(exc).__name__}")
 
 
 def compile_expression(text: str, *, functions: FunctionRegistry | None = None) -> Expression:

@@ -189,6 +189,10 @@ class _Parser:
 
     @staticmethod
     def _integer(digits: str, position: int, *, negative: bool) -> Literal:
+        if len(digits.lstrip("0")) > 10:  # beyond int32, and int() refuses > 4,300 digits
+            raise CesqlParseError(
+                f"integer literal {digits[:20]}... is outside the 32-bit signed range", position
+            )
         magnitude = int(digits)
         value = -magnitude if negative else magnitude
         if not -INT32_MAX - 1 <= value <= INT32_MAX:

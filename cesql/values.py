@@ -58,6 +58,21 @@ def is_value_of(value: object, cesql_type: CesqlType) -> bool:
     return False
 
 
+_CHUNK: Final = 10**1000
+
+
+def _integer_text(number: int) -> str:
+    """Decimal text of any int; str() refuses more than 4,300 digits (int_max_str_digits)."""
+    if -_CHUNK < number < _CHUNK:
+        return str(number)
+    magnitude, chunks = abs(number), []
+    while magnitude:
+        magnitude, chunk = divmod(magnitude, _CHUNK)
+        chunks.append(f"{chunk:01000d}")
+    digits = "".join(reversed(chunks)).lstrip("0")
+    return f"-{digits}" if number < 0 else digits
+
+
 def attribute_value(raw: object) -> Value:
     """Represent an event attribute as a CESQL value.
 
@@ -71,7 +86,7 @@ def attribute_value(raw: object) -> Value:
         return bool(raw)
     if isinstance(raw, int):
         # An out-of-range integer is not a CloudEvents Integer; keep its text.
-        return int(raw) if INT32_MIN <= raw <= INT32_MAX else str(int(raw))
+        return int(raw) if INT32_MIN <= raw <= INT32_MAX else _integer_text(int(raw))
     if isinstance(raw, datetime):
         return raw.isoformat()
     if isinstance(raw, bytes | bytearray | memoryview):

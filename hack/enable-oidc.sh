@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Switch on Knative Eventing's OIDC authentication before deploying k8s/overlays/oidc:
+# Switch on Knative Eventing's OIDC authentication before deploying overlays/oidc:
 # the `authentication-oidc` flag in ConfigMap knative-eventing/config-features
 # (knative/eventing knative-v1.22.2 config/core/configmaps/features.yaml).
 # Usage: hack/enable-oidc.sh   (kubectl's current context unless KUBE_CONTEXT is set)

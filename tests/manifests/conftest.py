@@ -22,6 +22,7 @@ KUSTOMIZATIONS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "base": (K8S, ()),
     "kafka": (REPO / "overlays" / "kafka", ()),
     "dev": (REPO / "overlays" / "dev", ()),
+    "oidc": (REPO / "overlays" / "oidc", ()),
 }
 
 
@@ -54,7 +55,12 @@ def dev(rendered: dict[str, str]) -> Manifests:
     return Manifests(load_docs(rendered["dev"]))
 
 
-@pytest.fixture(scope="session", params=["base", "kafka"])
+@pytest.fixture(scope="session")
+def oidc(rendered: dict[str, str]) -> Manifests:
+    return Manifests(load_docs(rendered["oidc"]))
+
+
+@pytest.fixture(scope="session", params=["base", "kafka", "oidc"])
 def deployable(request: pytest.FixtureRequest, rendered: dict[str, str]) -> Manifests:
     """The manifests meant for shared clusters (the dev overlay relaxes some rules)."""
     return Manifests(load_docs(rendered[request.param]))

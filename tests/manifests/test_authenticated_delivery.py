@@ -1,7 +1,9 @@
 """Who may send events, in the manifests: audit's NetworkPolicy admits only the pods
-that deliver (labels read from upstream at the pinned tags), and k8s/overlays/oidc
-wires Knative's OIDC end to end (EventPolicy, token audiences, audit's verifier).
-Every upstream name used here is cited in k8s/overlays/oidc/UPSTREAM-FACTS.md."""
+that deliver (labels read from upstream at the pinned tags), and overlays/oidc wires
+Knative's OIDC end to end (EventPolicy, token audiences, audit's verifier). Every
+upstream name used here is listed in k8s/upstream-facts.yaml. The overlay's build,
+validation, namespace and disruption budgets are checked with the other kustomizations
+(tests/manifests/conftest.py KUSTOMIZATIONS)."""
 
 from __future__ import annotations
 
@@ -15,18 +17,13 @@ import pytest
 import yaml
 
 from tests.manifests.support import (
-    K8S,
-    LOAD_RESTRICTOR_NONE,
     REPO,
     Doc,
     Manifests,
     env_of,
-    kubernetes_minor,
-    kustomize_build,
     load_docs,
     read_versions,
 )
-from tests.manifests.test_validation import assert_all_ok, run_validator
 
 KNATIVE_NAMESPACE = "knative-eventing"
 # Pod labels of the deployments that deliver to a Trigger subscriber or a dead-letter sink.
@@ -40,7 +37,7 @@ DELIVERING_PODS = [
         "messaging.knative.dev/channel": "in-memory-channel",
         "messaging.knative.dev/role": "dispatcher",
     },
-    # knative-extensions/eventing-kafka-broker knative-v1.22.0
+    # knative-extensions/eventing-kafka-broker knative-v1.22.3
     # data-plane/config/broker/500-dispatcher.yaml
     {"app": "kafka-broker-dispatcher"},
 ]
@@ -50,24 +47,9 @@ OIDC_FLAG = "authentication-oidc"
 AUDIT_AUDIENCE_ENV = "AUDIT_OIDC_AUDIENCE"
 
 
-@pytest.fixture(scope="module")
-def oidc(kubectl: Path) -> Manifests:
-    text = kustomize_build(kubectl, K8S / "overlays" / "oidc", *LOAD_RESTRICTOR_NONE)
-    return Manifests(load_docs(text))
-
-
-@pytest.fixture(scope="module", params=["base", "kafka", "oidc"])
-def every_render(request: pytest.FixtureRequest, rendered: dict[str, str]) -> Manifests:
-    """The base and every overlay that deploys audit's NetworkPolicy."""
-    if request.param == "oidc":
-        oidc: Manifests = request.getfixturevalue("oidc")
-        return oidc
-    return Manifests(load_docs(rendered[request.param]))
-
-
 # ---------------------------------------------------------------- NetworkPolicy
-def test_only_knatives_delivering_pods_reach_audit(every_render: Manifests) -> None:
-    spec = every_render.get("NetworkPolicy", "audit")["spec"]
+def test_only_knatives_delivering_pods_reach_audit(deployable: Manifests) -> None:
+    spec = deployable.get("NetworkPolicy", "audit")["spec"]
     (rule,) = spec["ingress"]
     peers = rule["from"]
     # A namespace-only peer would let any pod of knative-eventing forge records.
@@ -89,15 +71,6 @@ def test_the_kafka_pin_is_the_one_the_dispatcher_labels_were_read_at() -> None:
 
 
 # ---------------------------------------------------------------- the oidc overlay
-def test_the_oidc_overlay_passes_the_validator(
-    kubectl: Path, shared_dir: Path, oidc: Manifests
-) -> None:
-    text = kustomize_build(kubectl, K8S / "overlays" / "oidc", *LOAD_RESTRICTOR_NONE)
-    minor = kubernetes_minor(read_versions()["KIND_NODE_IMAGE"])
-    report = run_validator(shared_dir, "-k", minor, "--fail-on-skip", "-", stdin=text)
-    assert_all_ok(report, len(oidc.docs))
-
-
 def crd_schema(shared_dir: Path, file: str, version: str) -> Doc:
     for doc in yaml.safe_load_all((shared_dir / "k8s-schemas" / "knative" / file).read_text()):
         if doc and doc.get("kind") == "CustomResourceDefinition":
@@ -228,12 +201,14 @@ def test_audit_reads_the_issuer_with_its_own_token_and_the_cluster_ca(oidc: Mani
     assert egress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "audit"}}
 
 
-def test_without_the_overlay_nothing_is_authenticated(deployable: Manifests) -> None:
+@pytest.mark.parametrize("name", ["base", "kafka", "dev"])
+def test_without_the_overlay_nothing_is_authenticated(name: str, rendered: dict[str, str]) -> None:
+    manifests = Manifests(load_docs(rendered[name]))
     for app in ("user", "audit"):
-        (container,) = deployable.get("Deployment", app)["spec"]["template"]["spec"]["containers"]
+        (container,) = manifests.get("Deployment", app)["spec"]["template"]["spec"]["containers"]
         names = set(env_of(container))
         assert not {n for n in names if n.startswith("AUDIT_OIDC_") or n == "RELAY_TOKEN_FILE"}
-    assert not [d for d in deployable.docs if d["kind"] == "EventPolicy"]
+    assert not [d for d in manifests.docs if d["kind"] == "EventPolicy"]
 
 
 # ---------------------------------------------------------------- hack/enable-oidc.sh

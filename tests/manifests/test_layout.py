@@ -56,7 +56,7 @@ def test_the_tests_render_every_entry_point_a_user_applies() -> None:
     assert all(flags == () for _, flags in KUSTOMIZATIONS.values())
 
 
-@pytest.mark.parametrize("profile", ["default", "dev", "kafka"])
+@pytest.mark.parametrize("profile", ["default", "dev", "kafka", "oidc"])
 def test_skaffold_deploys_no_namespace(profile: str, rendered: dict[str, str]) -> None:
     """skaffold deletes what it deployed on Ctrl-C or a failed first deploy; a Namespace
     among it takes the Secrets and the PostgreSQL volume along."""

@@ -23,6 +23,8 @@ PINNED_BY = {
     "kubernetes-sigs/kind": "KIND_VERSION",
     "GoogleContainerTools/skaffold": "SKAFFOLD_VERSION",
 }
+#: Kubernetes itself: the release the pinned kind node image runs.
+NODE_RELEASE = "kubernetes/kubernetes"
 #: knative/pkg has no release tags of its own: the commit knative/eventing's go.mod pins.
 UNTAGGED = {"knative/pkg"}
 FIELDS = {"name", "value", "what", "repo", "tag", "path", "used_in"}
@@ -63,6 +65,9 @@ def test_every_fact_says_where_it_was_read_at_the_pinned_tag() -> None:
         repo, tag = entry["repo"], entry["tag"]
         if repo in UNTAGGED:
             assert re.fullmatch(r"[0-9a-f]{40}", tag), entry["name"]
+        elif repo == NODE_RELEASE:
+            node_tag = versions["KIND_NODE_IMAGE"].split("@")[0].rsplit(":", 1)[1]
+            assert tag == node_tag, f"{entry['name']}: re-read it at the node's release"
         else:
             assert tag == versions[PINNED_BY[repo]], f"{entry['name']}: re-read it at the pin"
         assert not Path(entry["path"]).is_absolute(), entry["name"]

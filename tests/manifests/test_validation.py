@@ -107,7 +107,7 @@ def test_skaffold_config_and_every_profile_pass_the_validator(
     shared_dir: Path, tmp_path: Path
 ) -> None:
     configs = skaffold_effective_configs()
-    assert set(configs) == {"default", "dev", "kafka"}
+    assert set(configs) == {"default", "dev", "kafka", "oidc"}
     paths = []
     for name, config in configs.items():
         path = tmp_path / f"skaffold-{name}.yaml"
@@ -117,7 +117,7 @@ def test_skaffold_config_and_every_profile_pass_the_validator(
     assert_all_ok(report, len(paths))
 
 
-@pytest.mark.parametrize("profile", ["default", "dev", "kafka"])
+@pytest.mark.parametrize("profile", ["default", "dev", "kafka", "oidc"])
 def test_skaffold_profile_renders_with_its_kustomize_settings(profile: str, kubectl: Path) -> None:
     """What skaffold would run (`kustomize build <buildArgs> <path>`) succeeds."""
     manifests = skaffold_effective_configs()[profile]["manifests"]

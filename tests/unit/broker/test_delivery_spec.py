@@ -53,3 +53,13 @@ def test_attempts_are_retry_plus_one() -> None:
     spec = DeliverySpec(retry=5, backoff_policy=BackoffPolicy.EXPONENTIAL, backoff_delay=0.1)
     assert spec.attempts == 6
     assert spec.backoff(2) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("policy", [BackoffPolicy.EXPONENTIAL, BackoffPolicy.LINEAR])
+def test_a_huge_retry_count_waits_at_most_a_day_instead_of_overflowing(
+    policy: BackoffPolicy,
+) -> None:
+    # 0.2 * 2**1030 no longer fits a float: the attempt used to raise OverflowError.
+    waits = [backoff_seconds(policy, 0.2, n) for n in (1029, 1030, 5000, 10**6)]
+    assert all(0 < wait <= 86_400 for wait in waits)
+    assert backoff_seconds(BackoffPolicy.EXPONENTIAL, 0.5, 4) == 8.0  # unchanged below the cap

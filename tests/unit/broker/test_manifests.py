@@ -192,6 +192,24 @@ def test_destinations(tmp_path: Path) -> None:
             "relative",
         ),
         (
+            # A network-path reference keeps the ref's scheme but names another host.
+            "subscriber:\n  ref: {apiVersion: v1, kind: Service, name: audit}\n"
+            "  uri: //elsewhere.example/x\n",
+            "spec.subscriber.uri",
+            "another host",
+        ),
+        (
+            "subscriber:\n  ref: {apiVersion: v1, kind: Service, name: audit}\n  uri: http:x\n",
+            "spec.subscriber.uri",
+            "relative",
+        ),
+        (
+            "delivery:\n  deadLetterSink:\n    ref: {apiVersion: v1, kind: Service, name: audit}\n"
+            "    uri: ///elsewhere.example/x\n" + URI,
+            "spec.delivery.deadLetterSink.uri",
+            "another host",
+        ),
+        (
             "subscriber:\n  uri: http://x/\n  CACerts: abc\n",
             "spec.subscriber.CACerts",
             "not a field",

@@ -73,6 +73,8 @@ def _relay(
             settings.relay_send_timeout, connect=min(5.0, settings.relay_send_timeout)
         ),
         follow_redirects=False,
+        # K_SINK is the only destination: proxy variables meant for other tools must not reroute it.
+        trust_env=False,
         limits=httpx.Limits(
             max_connections=settings.relay_concurrency + 2,
             max_keepalive_connections=settings.relay_concurrency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,8 @@ class UserSettings(ServiceSettings):
     login_window_seconds: float = Field(default=60.0, gt=0)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_max_failures_per_user: int = Field(default=5, ge=1)
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.
+    forwarded_allow_ips: str = ""
 
     # Password policy and argon2id cost (RFC 9106 section 4, second recommended option).
     password_min_length: int = Field(default=1, ge=1, le=1024)
@@ -96,6 +99,17 @@ class UserSettings(ServiceSettings):
         if len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return ",".join(entries)
 
     @model_validator(mode="after")
     def _consistent(self) -> UserSettings:

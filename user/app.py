@@ -27,7 +27,7 @@ from user.auth import Authenticator, LoginThrottle
 from user.batching import CommitBatcher
 from user.openapi import openapi_document
 from user.outbox import EventFactory, OutboxQueue
-from user.passwords import Argon2Params, PasswordHasher
+from user.passwords import Argon2Params, HashingBusy, PasswordHasher
 from user.relay import EventSender, OutboxRelay, RelayTiming
 from user.settings import UserSettings
 from user.store import UserStore
@@ -41,6 +41,16 @@ async def _store_unavailable(_: Request, exc: Exception) -> Response:
     logger.warning("store unavailable", extra={"error": type(exc).__name__})
     return json_error(
         503, "store_unavailable", "the database is unavailable; retry later", {"Retry-After": "1"}
+    )
+
+
+async def _hashing_busy(_: Request, exc: Exception) -> Response:
+    return json_error(
+        503,
+        "busy",
+        "too many passwords are being hashed right now; retry later",
+        {"Retry-After": "1"},
+        retry_after=1,
     )
 
 
@@ -104,7 +114,8 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
             memory_kib=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         ),
-        settings.hash_concurrency,
+        settings.hashes_at_once,
+        settings.hash_queue_limit,
     )
     throttle = LoginThrottle(
         settings.login_window_seconds,
@@ -160,6 +171,8 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
                 "relay_id": relay.relay_id,
                 "argon2": f"t={settings.argon2_time_cost} m={settings.argon2_memory_kib}KiB "
                 f"p={settings.argon2_parallelism}",
+                "hash_concurrency": settings.hashes_at_once,
+                "hash_queue_limit": settings.hash_queue_limit,
             },
         )
         await migrations.upgrade(engine)
@@ -181,6 +194,7 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
     handlers = dict(EXCEPTION_HANDLERS)
     for error_type in STORE_UNAVAILABLE:
         handlers[error_type] = _store_unavailable
+    handlers[HashingBusy] = _hashing_busy
     return Starlette(
         routes=[
             *api.routes(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -12,6 +11,7 @@ from pydantic_settings import NoDecode
 from common.events import AttributeValue, CloudEventError, parse_ce_overrides
 from common.events.attributes import check_uri_reference
 from common.settings import ServiceSettings
+from user.capacity import available_cpus, default_hash_concurrency, read_cgroup_limits
 
 DEFAULT_EVENT_SOURCE = "/apis/v1/namespaces/default/user"
 
@@ -41,7 +41,10 @@ class UserSettings(ServiceSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
-    hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Hashes at once (each holds ARGON2_MEMORY_KIB); unset: from the cgroup's CPU and
+    # memory limits (user/capacity.py). Past HASH_QUEUE_LIMIT waiting: 503.
+    hash_concurrency: int | None = Field(default=None, ge=1)
+    hash_queue_limit: int = Field(default=32, ge=0)
 
     # Group commit: at most this many writes share one transaction.
     write_batch_max: int = Field(default=64, ge=1, le=1000)
@@ -125,7 +128,17 @@ class UserSettings(ServiceSettings):
             raise ValueError("RELAY_LEASE must be at least twice RELAY_SEND_TIMEOUT")
         if self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise ValueError("ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM")
+        if self.hash_concurrency is None:
+            self.hash_concurrency = default_hash_concurrency(
+                read_cgroup_limits(), self.argon2_memory_kib, available_cpus()
+            )
         return self
+
+    @property
+    def hashes_at_once(self) -> int:
+        """HASH_CONCURRENCY, or the value derived from the limits (set after validation)."""
+        assert self.hash_concurrency is not None
+        return self.hash_concurrency
 
     @property
     def base_url(self) -> str:

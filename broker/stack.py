@@ -101,7 +101,13 @@ def plan(env: Mapping[str, str]) -> list[Child]:
     base.setdefault("HOST", "127.0.0.1")
     base["PYTHONUNBUFFERED"] = "1"
     return [
-        Child("audit", "audit", audit_port, {**base, "PORT": str(audit_port)}),
+        Child(
+            "audit",
+            "audit",
+            audit_port,
+            # On this machine the read API is open unless AUDIT_READ_TOKEN is set.
+            {"AUDIT_READ_OPEN": "true", **base, "PORT": str(audit_port)},
+        ),
         Child(
             "broker",
             "broker",

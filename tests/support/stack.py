@@ -123,6 +123,8 @@ class LocalStack:
             env={
                 **common("audit"),
                 "AUDIT_READ_TOKEN": self.audit_read_token or "",
+                # audit_read_token=None asks for an open read API, as `make run` has.
+                "AUDIT_READ_OPEN": "false" if self.audit_read_token else "true",
                 **extra["audit"],
             },
             log_dir=self.logs,

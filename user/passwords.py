@@ -58,7 +58,7 @@ class Argon2Params:
 class PasswordHasher:
     """Hash and verify passwords in a small thread pool of its own."""
 
-    def __init__(self, params: Argon2Params, concurrency: int, queue_limit: int = 32) -> None:
+    def __init__(self, params: Argon2Params, concurrency: int, queue_limit: int = 256) -> None:
         self._argon2 = Argon2Hasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_kib,

@@ -44,7 +44,8 @@ class UserSettings(ServiceSettings):
     # Hashes at once (each holds ARGON2_MEMORY_KIB); unset: from the cgroup's CPU and
     # memory limits (user/capacity.py). Past HASH_QUEUE_LIMIT waiting: 503.
     hash_concurrency: int | None = Field(default=None, ge=1)
-    hash_queue_limit: int = Field(default=32, ge=0)
+    # Waiting costs little memory (a validated password): the bound is on queueing time.
+    hash_queue_limit: int = Field(default=256, ge=0)
 
     # Group commit: at most this many writes share one transaction.
     write_batch_max: int = Field(default=64, ge=1, le=1000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from audit.delivery_auth import OidcConfig
@@ -20,8 +20,10 @@ class AuditSettings(ServiceSettings):
     """Every variable of ServiceSettings, plus the audit service's own."""
 
     port: int = Field(default=8080, ge=1, le=65535)
-    # When set, the read API, stream, export and page data need `Authorization: Bearer <token>`.
-    audit_read_token: SecretStr | None = None
+    # An open read API (no token) must be chosen: `make run` and the local stack do.
+    audit_read_open: bool = False
+    # The read API, stream, export and page data need `Authorization: Bearer <token>`.
+    audit_read_token: SecretStr | None = Field(default=None, validate_default=True)
     # Most events one CloudEvents batch request may carry (413 beyond).
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)
     max_sse_clients: int = Field(default=100, ge=1)
@@ -96,6 +98,24 @@ class AuditSettings(ServiceSettings):
             ca_file=self.audit_oidc_ca_file,
             token_file=self.audit_oidc_token_file,
             subjects=self.audit_oidc_subjects,
+        )
+
+    @field_validator("audit_read_open", mode="before")
+    @classmethod
+    def _blank_is_false(cls, value: Any) -> Any:
+        return False if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("audit_read_token")
+    @classmethod
+    def _token_or_open(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            return value
+        # A malformed AUDIT_READ_OPEN is missing here and reported under its own name.
+        if info.data.get("audit_read_open", True):
+            return None
+        raise ValueError(
+            "not set, and the read API would be open to anyone: set it (hack/create-secrets.sh"
+            " makes one on a cluster) or choose an open read API with AUDIT_READ_OPEN=true"
         )
 
     def read_token(self) -> str | None:

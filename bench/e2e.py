@@ -103,7 +103,7 @@ def start_stack(group: ServerGroup, ctx: Context, argon2: Mapping[str, str]) -> 
     The three share both CPUs (they are one system; pinning them to one core would
     measure the scheduler, not the code); the generator stays on its CPU.
     """
-    audit = group.start("audit", "audit")
+    audit = group.start("audit", "audit", env={"AUDIT_READ_OPEN": "true"})
     broker = group.start("broker", "broker", env={"BROKER_SERVICES": f"audit={audit.url}"})
     user = group.start(
         "user", "user", env={"K_SINK": broker.url + BROKER_PATH, **argon2}, ready_path="/readyz"

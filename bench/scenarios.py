@@ -197,6 +197,7 @@ def audit_scenarios() -> list[Scenario]:
             unit="events/s",
             setup=f"python -m audit; {_connections(BINARY)}",
             needs=("audit.app",),
+            env={"AUDIT_READ_OPEN": "true"},
             diagnose=_audit_notes,
         ),
         _single_server(
@@ -208,6 +209,7 @@ def audit_scenarios() -> list[Scenario]:
             unit="events/s",
             setup=f"python -m audit; {_connections(BATCH)}",
             needs=("audit.app",),
+            env={"AUDIT_READ_OPEN": "true"},
             diagnose=_audit_notes,
         ),
     ]

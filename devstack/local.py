@@ -122,7 +122,14 @@ class LocalStack:
                 ready_path=ready_path,
             )
 
-        self.audit = process("audit", {"AUDIT_READ_TOKEN": self.audit_read_token or ""})
+        self.audit = process(
+            "audit",
+            {
+                "AUDIT_READ_TOKEN": self.audit_read_token or "",
+                # audit_read_token=None asks for an open read API, as `make run` has.
+                "AUDIT_READ_OPEN": "false" if self.audit_read_token else "true",
+            },
+        )
         self.broker = process("broker", {"BROKER_WATCH": "false"})
         self.user = process(
             "user",

@@ -101,9 +101,10 @@ def plan(env: Mapping[str, str]) -> list[Child]:
     base["PYTHONUNBUFFERED"] = "1"
     public_url = env.get("PUBLIC_BASE_URL", f"http://localhost:{user_port}")
     return [
-        Child(name, name, port, {**base, "PORT": str(port), **wired[name], **extra})
+        Child(name, name, port, {**extra, **base, "PORT": str(port), **wired[name]})
         for name, port, extra in (
-            ("audit", audit_port, {}),
+            # On this machine the read API is open unless AUDIT_READ_TOKEN is set.
+            ("audit", audit_port, {"AUDIT_READ_OPEN": "true"}),
             ("broker", broker_port, {}),
             ("user", user_port, {"PUBLIC_BASE_URL": public_url}),
         )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Create the database Secrets the manifests reference, with random passwords, if absent:
+# Create the Secrets the manifests reference, with random passwords, if absent:
 #   postgres-admin  username, password                       (the server's superuser)
 #   user-db         username, password, database, DATABASE_URL   (read by user)
 #   audit-db        username, password, database, DATABASE_URL   (read by audit)
+#   audit-read      token        (AUDIT_READ_TOKEN: the bearer token of audit's read API)
 # Usage: hack/create-secrets.sh [namespace]   (default user-audit; kubectl's current
 # context unless KUBE_CONTEXT is set, or SKAFFOLD_KUBE_CONTEXT: skaffold runs this as a
 # before-deploy hook). Idempotent: existing Secrets are left alone. The namespace must
@@ -22,7 +23,7 @@ kube=(kubectl)
 if [[ -n $context ]]; then kube+=(--context "$context"); fi
 db_host=postgres.$namespace.svc.cluster.local
 
-random_password() { # 32 hex characters: URL-safe, no quoting needed anywhere
+random_password() { # 32 hex characters (128 bits): URL-safe, no quoting needed anywhere
   head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
 
@@ -66,3 +67,9 @@ for service in user audit; do
   create_secret "$name" "username=$role" "password=$password" "database=$database" \
     "DATABASE_URL=postgresql+asyncpg://$role:$password@$db_host:5432/$database"
 done
+
+if secret_exists audit-read; then
+  log "secret $namespace/audit-read exists, kept"
+else
+  create_secret audit-read "token=$(random_password)"
+fi

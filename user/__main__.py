@@ -11,7 +11,7 @@ def main() -> None:
     # Validate the configuration before uvicorn starts: a bad variable stops here
     # with one line naming it.
     settings = load_settings(UserSettings)
-    serve("user.app:create_app", settings, "user")
+    serve("user.app:create_app", settings, "user", trusted_proxies=settings.forwarded_allow_ips)
 
 
 if __name__ == "__main__":

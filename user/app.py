@@ -28,7 +28,7 @@ from user.auth import Authenticator, LoginThrottle
 from user.batching import CommitBatcher
 from user.openapi import openapi_document
 from user.outbox import EventFactory, OutboxQueue
-from user.passwords import Argon2Params, PasswordHasher
+from user.passwords import Argon2Params, HashingBusy, PasswordHasher
 from user.relay import EventSender, OutboxRelay, RelayTiming
 from user.settings import UserSettings
 from user.sink_token import TokenFile
@@ -43,6 +43,16 @@ async def _store_unavailable(_: Request, exc: Exception) -> Response:
     logger.warning("store unavailable", extra={"error": type(exc).__name__})
     return json_error(
         503, "store_unavailable", "the database is unavailable; retry later", {"Retry-After": "1"}
+    )
+
+
+async def _hashing_busy(_: Request, exc: Exception) -> Response:
+    return json_error(
+        503,
+        "busy",
+        "too many passwords are being hashed right now; retry later",
+        {"Retry-After": "1"},
+        retry_after=1,
     )
 
 
@@ -75,6 +85,8 @@ def _relay(
             settings.relay_send_timeout, connect=min(5.0, settings.relay_send_timeout)
         ),
         follow_redirects=False,
+        # K_SINK is the only destination: proxy variables meant for other tools must not reroute it.
+        trust_env=False,
         limits=httpx.Limits(
             max_connections=settings.relay_concurrency + 2,
             max_keepalive_connections=settings.relay_concurrency,
@@ -105,7 +117,8 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
             memory_kib=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         ),
-        settings.hash_concurrency,
+        settings.hashes_at_once,
+        settings.hash_queue_limit,
     )
     throttle = LoginThrottle(
         settings.login_window_seconds,
@@ -170,6 +183,8 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
                 "relay_id": relay.relay_id,
                 "argon2": f"t={settings.argon2_time_cost} m={settings.argon2_memory_kib}KiB "
                 f"p={settings.argon2_parallelism}",
+                "hash_concurrency": settings.hashes_at_once,
+                "hash_queue_limit": settings.hash_queue_limit,
             },
         )
         await hasher.warm_up()
@@ -192,6 +207,7 @@ def create_app(settings: UserSettings | None = None) -> Starlette:
     handlers = dict(EXCEPTION_HANDLERS)
     for error_type in STORE_UNAVAILABLE:
         handlers[error_type] = _store_unavailable
+    handlers[HashingBusy] = _hashing_busy
     return Starlette(
         routes=[
             *api.routes(),

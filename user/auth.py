@@ -2,7 +2,11 @@
 stored argon2id hash) or the administrator with `Bearer <USER_ADMIN_TOKEN>`.
 
 Every failed login gets the same 401 body, whatever was wrong, and failures
-are rate-limited per client IP and per user id (429 with Retry-After).
+are rate-limited per client IP and per user id (429 with Retry-After). A login
+being checked holds a place in both limits until it is decided, so a burst of
+concurrent guesses gets no more checks than the limit. The client IP is the
+connection's, or the one a trusted proxy put in X-Forwarded-For (see
+common/web/server.py). The correct admin token is never throttled.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import binascii
 import hmac
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -100,6 +106,31 @@ class LoginThrottle:
         if user_key is not None:
             self.by_user.record(user_key)
 
+    @contextmanager
+    def attempt(self, ip: str, user_key: str) -> Iterator[LoginAttempt]:
+        """Check (429), then hold a place in both limits until the block ends; the
+        attempt counts as a failure only if the block marks it so."""
+        self.check(ip, user_key)
+        self.by_ip.reserve(ip)
+        self.by_user.reserve(user_key)
+        attempt = LoginAttempt()
+        try:
+            yield attempt
+        finally:
+            if attempt.failed:
+                LOGIN_FAILURES.inc()
+            self.by_ip.release(ip, count=attempt.failed)
+            self.by_user.release(user_key, count=attempt.failed)
+
+
+class LoginAttempt:
+    """Set `failed` when the credentials turned out wrong."""
+
+    __slots__ = ("failed",)
+
+    def __init__(self) -> None:
+        self.failed = False
+
 
 class Authenticator:
     """Turns a request's Authorization header into a Principal, or raises 401/429."""
@@ -121,7 +152,8 @@ class Authenticator:
         if not header:
             raise unauthorized()
         scheme, _, credentials = header.strip().partition(" ")
-        ip = request.client.host if request.client else "unknown"
+        # Bounded: the key is kept in memory for the window.
+        ip = (request.client.host if request.client else "unknown")[:64]
         scheme = scheme.lower()
         if scheme == "bearer":
             return self._bearer(ip, credentials.strip())
@@ -130,10 +162,12 @@ class Authenticator:
         raise unauthorized()
 
     def _bearer(self, ip: str, token: str) -> Principal:
-        self.throttle.check(ip, None)
         presented = token.encode("utf-8", "surrogateescape")
+        # Before the throttle: others' failures from a shared address must not lock out
+        # the administrator, and a constant-time compare gives a guesser nothing to time.
         if self._admin_token is not None and hmac.compare_digest(presented, self._admin_token):
             return ADMIN
+        self.throttle.check(ip, None)
         self.throttle.failed(ip, None)
         logger.warning("login failed", extra={"scheme": "bearer", "client_ip": ip})
         raise unauthorized()
@@ -148,13 +182,13 @@ class Authenticator:
         username, separator, password = decoded.partition(":")
         user_id = canonical_user_id(username)
         user_key = user_id or username[:64]
-        self.throttle.check(ip, user_key)
-        stored = await self.store.password_hash(user_id) if separator and user_id else None
-        # Verified even for an unknown id, so timing does not tell ids apart.
-        if await self.hasher.verify(stored, password):
-            assert user_id is not None
-            return Principal(user_id)
-        self.throttle.failed(ip, user_key)
+        with self.throttle.attempt(ip, user_key) as attempt:
+            stored = await self.store.password_hash(user_id) if separator and user_id else None
+            # Verified even for an unknown id, so timing does not tell ids apart.
+            if await self.hasher.verify(stored, password):
+                assert user_id is not None
+                return Principal(user_id)
+            attempt.failed = True
         logger.warning(
             "login failed", extra={"scheme": "basic", "client_ip": ip, "user_id": user_id}
         )

@@ -1,8 +1,9 @@
 """argon2id password hashing off the event loop, with bounded memory.
 
 Each hash needs `memory_kib` of RAM for its duration, so at most `concurrency`
-hashes run at once (default: one per CPU): 1,000 concurrent sign-ups queue
-instead of asking for 1,000 x 64 MiB.
+hashes run at once (default: from the pod's CPU and memory limits, see
+capacity.py): 1,000 concurrent sign-ups queue instead of asking for 1,000 x 64 MiB.
+The queue is bounded too: past `queue_limit` waiting, `HashingBusy` (a 503).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HASH_SECONDS = Histogram(
     "user_password_hash_seconds",
@@ -32,7 +33,17 @@ IN_PROGRESS = Gauge(
     "Password hashes and verifications waiting for or holding a hashing slot.",
 )
 
+REFUSED = Counter(
+    "user_password_hashes_refused_total",
+    "Hashes and verifications refused because every slot and queue place was taken.",
+    ["operation"],
+)
+
 T = TypeVar("T")
+
+
+class HashingBusy(Exception):
+    """Every hashing slot is in use and the queue is full: retry later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +58,7 @@ class Argon2Params:
 class PasswordHasher:
     """Hash and verify passwords in a small thread pool of its own."""
 
-    def __init__(self, params: Argon2Params, concurrency: int) -> None:
+    def __init__(self, params: Argon2Params, concurrency: int, queue_limit: int = 256) -> None:
         self._argon2 = Argon2Hasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_kib,
@@ -56,15 +67,25 @@ class PasswordHasher:
         )
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
         self._slots = asyncio.Semaphore(concurrency)
+        self._capacity = concurrency + queue_limit
+        self._admitted = 0
         # Verified against when the user does not exist, so that an unknown id
         # costs as much time as a wrong password.
         self._dummy_hash: str | None = None
 
     async def _run(self, operation: str, work: Callable[[], T]) -> T:
+        if self._admitted >= self._capacity:
+            REFUSED.labels(operation).inc()
+            raise HashingBusy
+        self._admitted += 1
         started = time.perf_counter()
-        with IN_PROGRESS.track_inprogress():
-            async with self._slots:
-                result = await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        try:
+            with IN_PROGRESS.track_inprogress():
+                async with self._slots:
+                    loop = asyncio.get_running_loop()
+                    result = await loop.run_in_executor(self._executor, work)
+        finally:
+            self._admitted -= 1
         HASH_SECONDS.labels(operation).observe(time.perf_counter() - started)
         return result
 

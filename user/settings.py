@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,6 +12,7 @@ from pydantic_settings import NoDecode
 from common.events import AttributeValue, CloudEventError, parse_ce_overrides
 from common.events.attributes import check_uri_reference
 from common.settings import ServiceSettings
+from user.capacity import available_cpus, default_hash_concurrency, read_cgroup_limits
 
 DEFAULT_EVENT_SOURCE = "/apis/v1/namespaces/default/user"
 
@@ -36,13 +37,19 @@ class UserSettings(ServiceSettings):
     login_window_seconds: float = Field(default=60.0, gt=0)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_max_failures_per_user: int = Field(default=5, ge=1)
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.
+    forwarded_allow_ips: str = ""
 
     # Password policy and argon2id cost (RFC 9106 section 4, second recommended option).
     password_min_length: int = Field(default=1, ge=1, le=1024)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
-    hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Hashes at once (each holds ARGON2_MEMORY_KIB); unset: from the cgroup's CPU and
+    # memory limits (user/capacity.py). Past HASH_QUEUE_LIMIT waiting: 503.
+    hash_concurrency: int | None = Field(default=None, ge=1)
+    # Waiting costs little memory (a validated password): the bound is on queueing time.
+    hash_queue_limit: int = Field(default=256, ge=0)
 
     # Group commit: at most this many writes share one transaction.
     write_batch_max: int = Field(default=64, ge=1, le=1000)
@@ -101,6 +108,17 @@ class UserSettings(ServiceSettings):
             raise ValueError("must be at least 16 characters")
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return ",".join(entries)
+
     @model_validator(mode="after")
     def _consistent(self) -> UserSettings:
         if self.public_base_url is None:
@@ -115,7 +133,17 @@ class UserSettings(ServiceSettings):
             raise ValueError("RELAY_LEASE must be at least twice RELAY_SEND_TIMEOUT")
         if self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise ValueError("ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM")
+        if self.hash_concurrency is None:
+            self.hash_concurrency = default_hash_concurrency(
+                read_cgroup_limits(), self.argon2_memory_kib, available_cpus()
+            )
         return self
+
+    @property
+    def hashes_at_once(self) -> int:
+        """HASH_CONCURRENCY, or the value derived from the limits (set after validation)."""
+        assert self.hash_concurrency is not None
+        return self.hash_concurrency
 
     @property
     def base_url(self) -> str:

@@ -13,8 +13,15 @@ from common.web.protocol import HeaderTimeoutProtocol
 logger = logging.getLogger(__name__)
 
 
-def serve(factory: str, settings: ServiceSettings, service: str) -> None:
-    """Serve `module:create_app` until SIGTERM/SIGINT; in-flight requests finish first."""
+def serve(
+    factory: str, settings: ServiceSettings, service: str, *, trusted_proxies: str = ""
+) -> None:
+    """Serve `module:create_app` until SIGTERM/SIGINT; in-flight requests finish first.
+
+    `trusted_proxies` (comma-separated addresses or CIDRs): connections from these may
+    name the client in X-Forwarded-For (uvicorn's ProxyHeadersMiddleware takes the
+    right-most address not in the list); empty, the socket's peer is the client.
+    """
     configure_logging(service, settings.log_level)
     uvicorn.run(
         factory,
@@ -24,7 +31,9 @@ def serve(factory: str, settings: ServiceSettings, service: str) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=False,
+        proxy_headers=bool(trusted_proxies),
+        # Never None: uvicorn would then read FORWARDED_ALLOW_IPS itself (default 127.0.0.1).
+        forwarded_allow_ips=trusted_proxies or [],
         http=HeaderTimeoutProtocol,
         # Past this many connections+tasks uvicorn answers 503 instead of running out of fds.
         limit_concurrency=2048,

@@ -263,7 +263,8 @@ def test_apps_get_the_environment_they_require(deployable: Manifests) -> None:
     assert "K_SINK" not in user
     assert "K_CE_OVERRIDES" not in user
     assert user["USER_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
-    assert audit["AUDIT_READ_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    # Without its token audit would serve every event to anyone: the Secret is required.
+    assert not audit["AUDIT_READ_TOKEN"]["valueFrom"]["secretKeyRef"].get("optional")
 
 
 def test_no_secret_value_is_written_in_the_manifests(deployable: Manifests) -> None:
@@ -394,8 +395,8 @@ def test_generated_passwords_differ_between_secrets_and_runs(
     generated_secrets: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
     again = run_create_secrets(tmp_path).secrets
-    passwords = [s["password"] for s in generated_secrets.values()]
-    passwords += [s["password"] for s in again.values()]
+    passwords = [s.get("password") or s["token"] for s in generated_secrets.values()]
+    passwords += [s.get("password") or s["token"] for s in again.values()]
     assert len(set(passwords)) == len(passwords)
 
 

@@ -175,7 +175,7 @@ def test_user_to_broker_to_audit_in_locked_down_containers(
             pytest.skip(f"`python -m {package}` does not exist in this tree yet")
     ports = {name: free_port() for name in ("user", "broker", "audit")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    containers.start(images["audit"], env={"PORT": str(ports["audit"])})
+    containers.start(images["audit"], env={"PORT": str(ports["audit"]), "AUDIT_READ_OPEN": "true"})
     # The local broker ships in the same image and reads the very k8s/ manifests.
     containers.start(
         images["user"],

@@ -131,9 +131,9 @@ def test_e2e_workflow_uses_the_pinned_versions_and_the_make_targets() -> None:
 
 
 def test_create_secrets_passes_no_password_on_a_command_line(secrets_run: SecretsRun) -> None:
-    assert set(secrets_run.secrets) == {"postgres-admin", "user-db", "audit-db"}
+    assert set(secrets_run.secrets) == {"postgres-admin", "user-db", "audit-db", "audit-read"}
     for secret in secrets_run.secrets.values():
-        assert secret["password"] not in secrets_run.calls
+        assert (secret.get("password") or secret["token"]) not in secrets_run.calls
     # `create`, never `apply`: apply would keep the values in a last-applied annotation.
     assert " apply " not in f" {secrets_run.calls} "
 
@@ -184,7 +184,7 @@ def test_cluster_up_installs_each_layer_in_order(tmp_path: Path) -> None:
     order = [c for c in kubectl if " apply -f http" in c or " wait " in c]
     assert [" wait " in c for c in order[:8]] == [False, True] * 4
     creates = [c for c in kubectl if c.endswith("create -f -")]
-    assert len(creates) == 3
+    assert len(creates) == 4
     assert "cluster user-audit is ready" in result.stderr
 
 

@@ -174,7 +174,12 @@ def open_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProc
     root = tmp_path_factory.mktemp("open-audit")
     process = ServiceProcess(
         "audit",
-        env={"DATA_DIR": str(root / "data"), "DATABASE_URL": "", "AUDIT_READ_TOKEN": ""},
+        env={
+            "DATA_DIR": str(root / "data"),
+            "DATABASE_URL": "",
+            "AUDIT_READ_TOKEN": "",
+            "AUDIT_READ_OPEN": "true",
+        },
         log_dir=root,
         ready_path="/readyz",
     )

@@ -45,6 +45,7 @@ def audit_process(
             "DATABASE_URL": database_url,
             "DATA_DIR": str(tmp_path / "data"),
             "AUDIT_READ_TOKEN": "",
+            "AUDIT_READ_OPEN": "true",
             "LOG_LEVEL": "info",
             **env,
         },

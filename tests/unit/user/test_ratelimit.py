@@ -57,3 +57,27 @@ def test_expired_keys_are_forgotten() -> None:
     clock.now += 11
     assert limiter.retry_after("k") is None
     assert len(limiter) == 0
+
+
+def test_reservations_count_against_the_limit_until_released() -> None:
+    clock = Clock()
+    limiter = SlidingWindowLimiter(2, 60, clock=clock)
+    limiter.reserve("k")
+    limiter.reserve("k")
+    # Two attempts in progress fill the limit before either is counted.
+    assert limiter.retry_after("k") == 1.0
+    limiter.release("k", count=False)  # it succeeded: its place is free again
+    assert limiter.retry_after("k") is None
+    limiter.release("k", count=True)  # it failed: counted from now on
+    limiter.record("k")
+    assert limiter.retry_after("k") == 60
+    assert limiter.retry_after("other") is None
+
+
+def test_released_keys_leave_nothing_behind() -> None:
+    limiter = SlidingWindowLimiter(3, 60, clock=Clock())
+    for _ in range(1000):
+        limiter.reserve("k")
+        limiter.release("k", count=False)
+    assert limiter.retry_after("k") is None
+    assert len(limiter) == 0

@@ -23,6 +23,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "EVENT_MODE",
         "RELAY_LEASE",
         "RELAY_SEND_TIMEOUT",
+        "FORWARDED_ALLOW_IPS",
+        "HASH_CONCURRENCY",
+        "HASH_QUEUE_LIMIT",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -60,6 +63,12 @@ def test_invalid_overrides_name_the_variable(monkeypatch: pytest.MonkeyPatch, va
     assert caught.value.errors()[0]["loc"] == ("k_ce_overrides",)
 
 
+def test_no_proxy_is_trusted_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert UserSettings().forwarded_allow_ips == ""
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", " 10.244.0.0/16, 127.0.0.1 ,::1")
+    assert UserSettings().forwarded_allow_ips == "10.244.0.0/16,127.0.0.1,::1"
+
+
 def test_public_base_url_follows_port_and_loses_its_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "3100")
     assert UserSettings().base_url == "http://127.0.0.1:3100"
@@ -76,6 +85,8 @@ def test_public_base_url_follows_port_and_loses_its_slash(monkeypatch: pytest.Mo
         ("USER_ADMIN_TOKEN", "short"),
         ("RELAY_LEASE", "5"),
         ("PUBLIC_BASE_URL", "ftp://x"),
+        ("FORWARDED_ALLOW_IPS", "*"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.0/8,envoy"),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

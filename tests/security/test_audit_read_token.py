@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from audit.settings import AuditSettings
-from devstack import REPO, free_port, plan
+from devstack import REPO, free_port
+from devstack.supervisor import plan
 from tests.manifests.support import run_create_secrets
 
 

@@ -22,6 +22,13 @@ from tests.support.oidc_issuer import OidcIssuer
 TRIGGER = "system:serviceaccount:user-audit:audit-user-created-oidc-eventing.knative.dev-trigger"
 
 
+@pytest.fixture(autouse=True)
+def _open_read_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    # These settings tests are about delivery tokens; audit refuses to start with neither
+    # a read token nor an explicitly open read API.
+    monkeypatch.setenv("AUDIT_READ_OPEN", "true")
+
+
 @pytest.mark.parametrize(
     ("patterns", "allowed"),
     [

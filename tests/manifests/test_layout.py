@@ -90,7 +90,12 @@ def test_skaffold_creates_the_secrets_before_each_deploy(tmp_path: Path) -> None
     result = run_with_stubs("", tmp_path, command=list(host["command"]), env=context)
     assert result.returncode == 0, result.stderr
     created = load_docs((tmp_path / "created.yaml").read_text())
-    assert {d["metadata"]["name"] for d in created} == {"postgres-admin", "user-db", "audit-db"}
+    assert {d["metadata"]["name"] for d in created} == {
+        "postgres-admin",
+        "user-db",
+        "audit-db",
+        "audit-read",
+    }
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls
     assert all(c.startswith("kubectl --context kind-user-audit ") for c in calls), calls

@@ -50,7 +50,8 @@ URL_CREDENTIALS = re.compile(rb"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"<>]+:([^\s/@'\"<
 #: `password: value`, `TOKEN=value`, `"api_key": "value"` ...
 ASSIGNMENT = re.compile(
     rb"(?i)\b[a-z0-9_]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|credential)s?"
-    rb"\b[\"']?\s*(?:=|:)\s*[\"']?([^\s\"'#,;)}\]]{8,})"
+    # One line only: `serviceAccountToken:` followed by a key on the next line is no value.
+    rb"\b[\"']?[ \t]*(?:=|:)[ \t]*[\"']?([^\s\"'#,;)}\]]{8,})"
 )
 #: In prose (Markdown), only shell-style `NAME=value` lines count as assignments.
 SHELL_ASSIGNMENT = re.compile(
@@ -195,7 +196,13 @@ def test_built_manifests_hold_no_secrets(kustomization: Path) -> None:
             problems.append(f"{name}: a Secret with values in the manifests")
         for pod in pod_specs(doc):
             for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+                mounts = tuple(
+                    m["mountPath"].rstrip("/") + "/" for m in container.get("volumeMounts", [])
+                )
                 for env in container.get("env", []):
+                    value = str(env.get("value", ""))
+                    if env["name"].endswith("_FILE") and mounts and value.startswith(mounts):
+                        continue  # a path to a mounted file (a projected token), not a secret
                     if SECRET_ENV.search(env["name"]) and env.get("value"):
                         problems.append(
                             f"{name} {container['name']}: {env['name']} has a literal value"
